@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""The reference app: the Terraform awscc SageMaker image example, rebuilt with the library.
+
+An Image ``example-sagemaker-image`` with its generated least-privilege role (SageMaker trust, ECR
+pull on exactly the base image's repository) and one version from the PyTorch 1.8.1 training Deep
+Learning Container. Region-agnostic unless CDK_DEFAULT_REGION is set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from constructs_lib import BaseImage, Image, JobType, Processor, VendorGuidance
+
+
+class SageMakerImageStack(cdk.Stack):
+    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
+        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+        image = Image(self, "Image", image_name="example-sagemaker-image")
+        image.add_version(
+            "V1",
+            base_image=BaseImage.from_deep_learning_container(
+                "pytorch-training", "1.8.1-gpu-py36-cu111-ubuntu18.04"
+            ),
+            alias="v1",
+            horovod=True,
+            job_type=JobType.TRAINING,
+            ml_framework="PyTorch1.8",
+            processor=Processor.GPU,
+            programming_lang="Python3.6",
+            release_notes="PyTorch 1.8.1 training image version",
+            vendor_guidance=VendorGuidance.STABLE,
+        )
+
+
+def build_app(app: cdk.App | None = None) -> cdk.App:
+    """The app as ``cdk synth`` sees it; tests synthesize it the same way."""
+    app = app or cdk.App()
+    region = os.environ.get("CDK_DEFAULT_REGION")
+    account = os.environ.get("CDK_DEFAULT_ACCOUNT")
+    env = cdk.Environment(account=account, region=region) if region else None
+    SageMakerImageStack(app, "SageMakerImageStack", env=env)
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

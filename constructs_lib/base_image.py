@@ -1,0 +1,160 @@
+"""Where an image version's container comes from, and which ECR repository its role must pull from."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Aws, CfnMapping, Stack, Token
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecr_assets as ecr_assets
+from constructs import Construct
+
+from . import validation
+from .dlc_registries import DNS_SUFFIXES, REGISTRY_ACCOUNTS, UNCHECKED_SUFFIX_PREFIXES
+
+# <account>.dkr.ecr[-fips].<region>.<suffix>/<repository>[:tag|@digest]
+_ECR_URI = re.compile(
+    r"(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.[a-z0-9.-]+/"
+    r"(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?",
+    re.ASCII,
+)
+_DLC_MAPPING_ID = "SageMakerDeepLearningContainerRegistries"
+
+
+@dataclass(frozen=True)
+class BaseImageConfig:
+    """What a bound base image gives its version: the registry path and the repository to pull from."""
+
+    image_uri: str
+    # None where the repository cannot be known at synth time (a token URI, a non-ECR registry).
+    repository: ecr.IRepository | None = None
+
+
+class BaseImage(ABC):
+    """The container image an ImageVersion is based on (``BaseImage``)."""
+
+    @staticmethod
+    def from_uri(uri: str) -> BaseImage:
+        """Any registry path, literal or token. A literal ECR URI also grants pull on its repository."""
+        return _UriBaseImage(uri)
+
+    @staticmethod
+    def from_ecr_repository(repository: ecr.IRepository, tag: str = "latest") -> BaseImage:
+        """An image in an ECR repository of this app; ``tag`` may also be a digest (``sha256:...``)."""
+        return _EcrBaseImage(repository, tag)
+
+    @staticmethod
+    def from_deep_learning_container(repository_name: str, tag: str) -> BaseImage:
+        """An AWS Deep Learning Container, from the registry of the stack's region.
+
+        A region-agnostic stack picks the registry account through a CloudFormation mapping.
+        """
+        return _DeepLearningContainerBaseImage(repository_name, tag)
+
+    @staticmethod
+    def from_asset(directory: str, **options: Any) -> BaseImage:
+        """A local Dockerfile, built and published by ``cdk deploy`` as a CDK image asset.
+
+        ``options`` are those of ``aws_ecr_assets.DockerImageAsset`` (``build_args``, ``platform``...).
+        Synthesis only fingerprints the directory; it needs no Docker engine.
+        """
+        return _AssetBaseImage(directory, options)
+
+    @abstractmethod
+    def bind(self, scope: Construct) -> BaseImageConfig:
+        """Create what the image needs under ``scope`` (the version) and say where it lives."""
+
+
+class _UriBaseImage(BaseImage):
+    def __init__(self, uri: str) -> None:
+        self._uri = uri
+
+    def bind(self, scope: Construct) -> BaseImageConfig:
+        if Token.is_unresolved(self._uri):
+            return BaseImageConfig(self._uri)
+        match = _ECR_URI.fullmatch(self._uri)
+        if match is None:
+            return BaseImageConfig(self._uri)
+        stack = Stack.of(scope)
+        name = match["repository"]
+        arn = f"arn:{stack.partition}:ecr:{match['region']}:{match['account']}:repository/{name}"
+        repository = ecr.Repository.from_repository_attributes(
+            scope, "BaseImageRepository", repository_arn=arn, repository_name=name
+        )
+        return BaseImageConfig(self._uri, repository)
+
+
+class _EcrBaseImage(BaseImage):
+    def __init__(self, repository: ecr.IRepository, tag: str) -> None:
+        if not tag.startswith("sha256:"):
+            validation.check("BaseImage.from_ecr_repository", "tag", tag, validation.ECR_TAG)
+        self._repository = repository
+        self._tag = tag
+
+    def bind(self, scope: Construct) -> BaseImageConfig:
+        uri = self._repository.repository_uri_for_tag_or_digest(self._tag)
+        return BaseImageConfig(uri, self._repository)
+
+
+class _DeepLearningContainerBaseImage(BaseImage):
+    def __init__(self, repository_name: str, tag: str) -> None:
+        owner = "BaseImage.from_deep_learning_container"
+        validation.check(owner, "repository_name", repository_name, validation.ECR_REPOSITORY_NAME)
+        validation.check(owner, "tag", tag, validation.ECR_TAG)
+        self._repository_name = repository_name
+        self._tag = tag
+
+    def bind(self, scope: Construct) -> BaseImageConfig:
+        stack = Stack.of(scope)
+        region = stack.region
+        if Token.is_unresolved(region):
+            account = _dlc_mapping(stack).find_in_map(Aws.REGION, "account")
+            suffix = Aws.URL_SUFFIX
+        else:
+            if region not in REGISTRY_ACCOUNTS:
+                raise validation.ValidationError(
+                    f"BaseImage.from_deep_learning_container: no Deep Learning Container registry is "
+                    f"known for the stack's region {region!r}; known regions: "
+                    f"{', '.join(sorted(REGISTRY_ACCOUNTS))}. Use BaseImage.from_uri with the full URI."
+                )
+            account = REGISTRY_ACCOUNTS[region]
+            suffix = (
+                Aws.URL_SUFFIX
+                if region.startswith(UNCHECKED_SUFFIX_PREFIXES)
+                else DNS_SUFFIXES.get(region, "amazonaws.com")
+            )
+        name = self._repository_name
+        repository = ecr.Repository.from_repository_attributes(
+            scope,
+            "BaseImageRepository",
+            repository_arn=f"arn:{stack.partition}:ecr:{region}:{account}:repository/{name}",
+            repository_name=name,
+        )
+        return BaseImageConfig(f"{account}.dkr.ecr.{region}.{suffix}/{name}:{self._tag}", repository)
+
+
+def _dlc_mapping(stack: Stack) -> CfnMapping:
+    """One mapping per stack from region to registry account, for stacks whose region is a token."""
+    existing = stack.node.try_find_child(_DLC_MAPPING_ID)
+    if isinstance(existing, CfnMapping):
+        return existing
+    return CfnMapping(
+        stack,
+        _DLC_MAPPING_ID,
+        mapping={region: {"account": account} for region, account in REGISTRY_ACCOUNTS.items()},
+    )
+
+
+class _AssetBaseImage(BaseImage):
+    def __init__(self, directory: str, options: dict[str, Any]) -> None:
+        self._directory = directory
+        self._options = options
+
+    def bind(self, scope: Construct) -> BaseImageConfig:
+        asset = ecr_assets.DockerImageAsset(
+            scope, "BaseImageAsset", directory=self._directory, **self._options
+        )
+        return BaseImageConfig(asset.image_uri, asset.repository)

@@ -1,0 +1,29 @@
+"""CloudFormation's enumerated ImageVersion values, typed so that typos fail in the editor, not at deploy."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Processor(StrEnum):
+    """The processor the image version is built for (``Processor``)."""
+
+    CPU = "CPU"
+    GPU = "GPU"
+
+
+class JobType(StrEnum):
+    """The SageMaker job the image version is for (``JobType``)."""
+
+    TRAINING = "TRAINING"
+    INFERENCE = "INFERENCE"
+    NOTEBOOK_KERNEL = "NOTEBOOK_KERNEL"
+
+
+class VendorGuidance(StrEnum):
+    """The stability the vendor gives the image version (``VendorGuidance``)."""
+
+    NOT_PROVIDED = "NOT_PROVIDED"
+    STABLE = "STABLE"
+    TO_BE_ARCHIVED = "TO_BE_ARCHIVED"
+    ARCHIVED = "ARCHIVED"

@@ -1,0 +1,163 @@
+"""A version of a SageMaker image (``AWS::SageMaker::ImageVersion``): one container, numbered in order."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypedDict
+
+from aws_cdk import Resource, Token
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct, IConstruct
+
+from . import validation
+from .base_image import BaseImage
+from .enums import JobType, Processor, VendorGuidance
+from .image import IImage, Image, ImageBase, _split_arn
+
+
+class IImageVersion(IConstruct, Protocol):
+    """A SageMaker image version, defined in this app or imported."""
+
+    @property
+    def image_version_arn(self) -> str:
+        """The version's ARN (``.../image-version/<image>/<version>``)."""
+        ...
+
+    @property
+    def version(self) -> int | float:
+        """The version number SageMaker assigned (1, 2, ...)."""
+        ...
+
+    @property
+    def image_arn(self) -> str:
+        """The ARN of the image this is a version of."""
+        ...
+
+    @property
+    def image(self) -> IImage:
+        """The image this is a version of."""
+        ...
+
+
+class ImageVersionOptions(TypedDict, total=False):
+    """The optional keywords of ``ImageVersion``, shared with ``Image.add_version``."""
+
+    alias: str
+    horovod: bool
+    job_type: JobType | str
+    ml_framework: str
+    processor: Processor | str
+    programming_lang: str
+    release_notes: str
+    vendor_guidance: VendorGuidance | str
+
+
+class ImageVersion(Resource):
+    """A version of a SageMaker image, validated at synth time by SageMaker's own rules.
+
+    Versions of one image are created in the order they are declared: each depends on the previous
+    one, which is how CloudFormation fixes their numbers.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        image: IImage,
+        base_image: BaseImage,
+        alias: str | None = None,
+        horovod: bool | None = None,
+        job_type: JobType | str | None = None,
+        ml_framework: str | None = None,
+        processor: Processor | str | None = None,
+        programming_lang: str | None = None,
+        release_notes: str | None = None,
+        vendor_guidance: VendorGuidance | str | None = None,
+    ) -> None:
+        """
+        :param image: the image this is a version of (an ``Image`` or an import).
+        :param base_image: ``BaseImage``: where the container comes from; see ``BaseImage``.
+        :param alias: ``Alias``, set when the version is created. 1-128 letters, digits, ``-``, ``_``,
+            ``.``, not starting with ``.`` or ``-``; unique among the image's versions. Default: none.
+        :param horovod: ``Horovod``: whether the image supports distributed training with Horovod.
+            Default: not set (SageMaker's default, false).
+        :param job_type: ``JobType``: a ``JobType`` or its string. Default: not set.
+        :param ml_framework: ``MLFramework``, e.g. ``PyTorch1.8`` or ``TensorFlow 2.14.1``: letters,
+            an optional space, then ``major.minor[.patch]``. Default: not set.
+        :param processor: ``Processor``: a ``Processor`` or its string. Default: not set.
+        :param programming_lang: ``ProgrammingLang``, e.g. ``Python3.10``; same rule as ml_framework.
+            Default: not set.
+        :param release_notes: ``ReleaseNotes``, 1-255 characters. Default: not set.
+        :param vendor_guidance: ``VendorGuidance``: a ``VendorGuidance`` or its string. Default: not set.
+        """
+        super().__init__(scope, id)
+        owner = f"ImageVersion {self.node.path!r}"
+        validation.check(owner, "alias (Alias)", alias, validation.ALIAS)
+        validation.check(owner, "ml_framework (MLFramework)", ml_framework, validation.ML_FRAMEWORK)
+        validation.check(
+            owner, "programming_lang (ProgrammingLang)", programming_lang, validation.PROGRAMMING_LANG
+        )
+        validation.check(owner, "release_notes (ReleaseNotes)", release_notes, validation.RELEASE_NOTES)
+
+        config = base_image.bind(self)
+        validation.check(owner, "base_image (BaseImage)", config.image_uri, validation.BASE_IMAGE)
+
+        self.image = image
+        self.resource = sagemaker.CfnImageVersion(
+            self,
+            "Resource",
+            image_name=image.image_name,
+            base_image=config.image_uri,
+            alias=alias,
+            horovod=horovod,
+            job_type=validation.check_enum(owner, "job_type (JobType)", job_type, JobType),
+            ml_framework=ml_framework,
+            processor=validation.check_enum(owner, "processor (Processor)", processor, Processor),
+            programming_lang=programming_lang,
+            release_notes=release_notes,
+            vendor_guidance=validation.check_enum(
+                owner, "vendor_guidance (VendorGuidance)", vendor_guidance, VendorGuidance
+            ),
+        )
+        self.image_version_arn: str = self.resource.attr_image_version_arn
+        self.version: int | float = self.resource.attr_version
+        self.container_image: str = self.resource.attr_container_image
+        self.image_arn: str = self.resource.attr_image_arn
+
+        if isinstance(image, ImageBase):
+            image._register_version(self, [alias] if alias else [])
+            if config.repository is not None:
+                image._grant_pull(config.repository)
+
+    @staticmethod
+    def from_image_version_arn(scope: Construct, id: str, image_version_arn: str) -> IImageVersion:
+        """Import a version by its ARN, which must be a literal (image name and number are parsed)."""
+        owner = f"ImageVersion.from_image_version_arn {id!r}"
+        if Token.is_unresolved(image_version_arn):
+            raise validation.ValidationError(
+                f"{owner}: the ARN is an unresolved token ({image_version_arn}), so the image name and "
+                "version cannot be parsed from it; pass a literal ARN, or use the ImageVersion's own "
+                "attributes where it is defined in this app"
+            )
+        parts = _split_arn(image_version_arn, "image-version", owner)
+        image_name, _, number = (parts.resource_name or "").rpartition("/")
+        if not image_name or not number.isascii() or not number.isdigit() or int(number) < 1:
+            raise validation.ValidationError(
+                f"{owner}: {image_version_arn!r} is not an ARN of the form "
+                "arn:<partition>:sagemaker:<region>:<account>:image-version/<image-name>/<version>"
+            )
+        image_arn = f"arn:{parts.partition}:sagemaker:{parts.region}:{parts.account}:image/{image_name}"
+        return _ImportedImageVersion(
+            scope, id, image_version_arn=image_version_arn, image_arn=image_arn, version=int(number)
+        )
+
+
+class _ImportedImageVersion(Resource):
+    def __init__(
+        self, scope: Construct, id: str, *, image_version_arn: str, image_arn: str, version: int
+    ) -> None:
+        super().__init__(scope, id, environment_from_arn=image_version_arn)
+        self.image_version_arn = image_version_arn
+        self.version = version
+        self.image: IImage = Image.from_image_arn(self, "Image", image_arn)
+        self.image_arn = image_arn

@@ -1,0 +1,90 @@
+"""SageMaker's and ECR's own rules for the values this library puts in a template, in one place.
+
+The patterns are the AWS resource schemas' (the same the SageMaker API enforces). The service matches
+them as Java regexes: the whole value, with ``\\d`` meaning ASCII digits only, hence ``re.fullmatch``
+with ``re.ASCII``. A value that is an unresolved token is only known at deploy time and passes through.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+from aws_cdk import Token
+
+E = TypeVar("E", bound=Enum)
+
+
+class ValidationError(ValueError):
+    """A property value AWS would reject; raised at synth time instead of failing the deployment."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Length bounds and an optional whole-value pattern for one property."""
+
+    min_length: int
+    max_length: int
+    pattern: str | None = None
+
+    def violation(self, value: str) -> str | None:
+        """What is wrong with ``value``, or None when AWS accepts it."""
+        if not self.min_length <= len(value) <= self.max_length:
+            return f"length must be {self.min_length}-{self.max_length} characters (got {len(value)})"
+        if self.pattern is not None and not re.fullmatch(self.pattern, value, re.ASCII):
+            return f"must match the pattern {self.pattern}"
+        return None
+
+
+# AWS::SageMaker::Image
+IMAGE_NAME = Rule(1, 63, r"^[a-zA-Z0-9]([-.]?[a-zA-Z0-9])*$")
+IMAGE_DISPLAY_NAME = Rule(1, 128, r"^[A-Za-z0-9 -_]+$")  # " -_" is the range space..underscore
+IMAGE_DESCRIPTION = Rule(1, 512)
+
+# AWS::SageMaker::ImageVersion
+ALIAS = Rule(1, 128, r"(?!^[.-])^([a-zA-Z0-9-_.]+)$")
+BASE_IMAGE = Rule(1, 255)
+ML_FRAMEWORK = Rule(1, 128, r"^[a-zA-Z]+ ?\d+\.\d+(\.\d+)?$")
+PROGRAMMING_LANG = Rule(1, 128, r"^[a-zA-Z]+ ?\d+\.\d+(\.\d+)?$")
+RELEASE_NOTES = Rule(1, 255)
+
+# ECR (for the base-image helpers that build a registry path)
+ECR_REPOSITORY_NAME = Rule(2, 256, r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+ECR_TAG = Rule(1, 128, r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
+
+
+def check(owner: str, prop: str, value: str | None, rule: Rule) -> None:
+    """Raise a ValidationError naming ``owner.prop``, the value and the rule when AWS would reject it."""
+    if value is None or Token.is_unresolved(value):
+        return
+    problem = rule.violation(value)
+    if problem is not None:
+        raise ValidationError(f"{owner}: invalid {prop} {value!r}: {problem}")
+
+
+def check_enum(owner: str, prop: str, value: E | str | None, enum: type[E]) -> str | None:
+    """Accept an enum member or its CloudFormation string; return the string for the template."""
+    if value is None:
+        return None
+    if isinstance(value, enum):
+        return str(value.value)
+    if isinstance(value, str) and Token.is_unresolved(value):
+        return value
+    allowed = [str(member.value) for member in enum]
+    if value not in allowed:
+        raise ValidationError(f"{owner}: invalid {prop} {value!r}: must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+def check_aliases(owner: str, prop: str, aliases: Iterable[str]) -> list[str]:
+    """Check each alias by the Alias rule and refuse repeats, which SageMaker would reject."""
+    seen: list[str] = []
+    for alias in aliases:
+        check(owner, prop, alias, ALIAS)
+        if alias in seen and not Token.is_unresolved(alias):
+            raise ValidationError(f"{owner}: invalid {prop}: {alias!r} is listed twice")
+        seen.append(alias)
+    return seen

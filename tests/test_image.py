@@ -1,0 +1,221 @@
+"""Image: the CfnImage it renders, its generated role, given roles, attributes and imports."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import BaseImage, Image, ValidationError
+
+PULL_ACTIONS = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+
+def only(template: Template, type_: str) -> tuple[str, dict]:  # type: ignore[type-arg]
+    found = template.find_resources(type_)
+    assert len(found) == 1, found
+    return next(iter(found.items()))
+
+
+def test_image_renders_cfn_image_with_every_property(stack: cdk.Stack) -> None:
+    Image(stack, "Image", image_name="my-image", display_name="My Image", description="Training base")
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::SageMaker::Image", 1)
+    template.has_resource_properties(
+        "AWS::SageMaker::Image",
+        {
+            "ImageName": "my-image",
+            "ImageDisplayName": "My Image",
+            "ImageDescription": "Training base",
+            "ImageRoleArn": {"Fn::GetAtt": [Match.string_like_regexp("^ImageRole"), "Arn"]},
+        },
+    )
+
+
+def test_optional_properties_are_left_out_when_not_given(stack: cdk.Stack) -> None:
+    Image(stack, "Image", image_name="my-image")
+    _, image = only(Template.from_stack(stack), "AWS::SageMaker::Image")
+    assert set(image["Properties"]) == {"ImageName", "ImageRoleArn"}
+
+
+def test_generated_role_trusts_sagemaker_only_and_has_no_managed_policies(stack: cdk.Stack) -> None:
+    Image(stack, "Image", image_name="my-image")
+    _, role = only(Template.from_stack(stack), "AWS::IAM::Role")
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_generated_role_pulls_exactly_the_versions_repositories(stack_in) -> None:  # type: ignore[no-untyped-def]
+    stack = stack_in("eu-west-1")
+    repo = ecr.Repository(stack, "Repo")
+    image = Image(stack, "Image", image_name="my-image")
+    image.add_version("V1", base_image=BaseImage.from_ecr_repository(repo, "1.0"))
+    image.add_version("V2", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1-gpu"))
+    image.add_version("V3", base_image=BaseImage.from_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/base:7"))
+    template = Template.from_stack(stack)
+
+    policies = template.find_resources("AWS::IAM::Policy")
+    statements = {name: sorted_actions(policy) for name, policy in policies.items()}
+    default = next(v for k, v in statements.items() if k.startswith("ImageRoleDefaultPolicy"))
+    partition = {"Ref": "AWS::Partition"}
+    assert default == [
+        {"Action": PULL_ACTIONS, "Effect": "Allow", "Resource": {"Fn::GetAtt": [template_id(template, "Repo"), "Arn"]}},
+        {
+            "Action": PULL_ACTIONS,
+            "Effect": "Allow",
+            "Resource": {
+                "Fn::Join": ["", ["arn:", partition, ":ecr:eu-west-1:763104351884:repository/pytorch-training"]]
+            },
+        },
+        {
+            "Action": PULL_ACTIONS,
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", ["arn:", partition, ":ecr:eu-west-1:123456789012:repository/team/base"]]},
+        },
+    ]
+    authorization = next(v for k, v in statements.items() if k.startswith("ImageEcrAuthorizationPolicy"))
+    assert authorization == [{"Action": "ecr:GetAuthorizationToken", "Effect": "Allow", "Resource": "*"}]
+    assert len(statements) == 2
+
+
+def sorted_actions(policy: dict) -> list[dict]:  # type: ignore[type-arg]
+    """A policy's statements with action lists sorted (their order depends on feature flags)."""
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    return [{**s, "Action": sorted(s["Action"]) if isinstance(s["Action"], list) else s["Action"]} for s in statements]
+
+
+def template_id(template: Template, prefix: str) -> str:
+    resources = template.to_json()["Resources"]
+    return next(name for name in resources if name.startswith(prefix))
+
+
+def test_cfn_image_depends_on_role_and_both_policies(stack: cdk.Stack) -> None:
+    image = Image(stack, "Image", image_name="my-image")
+    image.add_version("V1", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1-gpu"))
+    template = Template.from_stack(stack)
+    _, cfn_image = only(template, "AWS::SageMaker::Image")
+    depends = set(cfn_image["DependsOn"])
+    assert template_id(template, "ImageRoleDefaultPolicy") in depends
+    assert template_id(template, "ImageEcrAuthorizationPolicy") in depends
+    assert any(name.startswith("ImageRole") and "Policy" not in name for name in depends)
+
+
+def test_given_mutable_role_gets_the_same_grants_and_no_role_is_generated(stack_in) -> None:  # type: ignore[no-untyped-def]
+    stack = stack_in("us-west-2")
+    role = iam.Role.from_role_arn(stack, "Given", "arn:aws:iam::111122223333:role/platform-sagemaker")
+    image = Image(stack, "Image", image_name="my-image", role=role)
+    image.add_version("V1", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1-gpu"))
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::Role", 0)
+    template.has_resource_properties(
+        "AWS::SageMaker::Image", {"ImageRoleArn": "arn:aws:iam::111122223333:role/platform-sagemaker"}
+    )
+    _, policy = only(template, "AWS::IAM::Policy")
+    assert policy["Properties"]["Roles"] == ["platform-sagemaker"]
+    actions = [s["Action"] for s in sorted_actions(policy)]
+    assert actions == ["ecr:GetAuthorizationToken", PULL_ACTIONS]
+    assert image.role is role
+    _, cfn_image = only(template, "AWS::SageMaker::Image")
+    assert template_id(template, "GivenPolicy") in cfn_image["DependsOn"]
+
+
+def test_given_immutable_role_is_left_untouched(stack: cdk.Stack) -> None:
+    role = iam.Role.from_role_arn(stack, "Given", "arn:aws:iam::111122223333:role/locked", mutable=False)
+    image = Image(stack, "Image", image_name="my-image", role=role)
+    image.add_version("V1", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1-gpu"))
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::Policy", 0)
+    template.resource_count_is("AWS::IAM::Role", 0)
+
+
+def test_attributes_and_grant_principal(stack: cdk.Stack) -> None:
+    image = Image(stack, "Image", image_name="my-image")
+    resolved = stack.resolve(image.image_arn)
+    assert resolved == {"Fn::GetAtt": [template_id(Template.from_stack(stack), "Image9"), "ImageArn"]}
+    assert stack.resolve(image.image_name) == "my-image"
+    assert image.grant_principal is image.role.grant_principal
+    assert isinstance(image.role, iam.Role)
+
+
+def test_tags_reach_the_cfn_image(stack: cdk.Stack) -> None:
+    image = Image(stack, "Image", image_name="my-image")
+    cdk.Tags.of(image).add("team", "ml-platform")
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::Image", {"Tags": [{"Key": "team", "Value": "ml-platform"}]}
+    )
+
+
+def test_removal_policy_applies_to_the_cfn_image(stack: cdk.Stack) -> None:
+    image = Image(stack, "Image", image_name="my-image")
+    image.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+    Template.from_stack(stack).has_resource("AWS::SageMaker::Image", {"DeletionPolicy": "Retain"})
+
+
+def test_from_image_name_builds_a_partition_aware_arn(stack: cdk.Stack) -> None:
+    imported = Image.from_image_name(stack, "Imported", "shared-image")
+    assert imported.image_name == "shared-image"
+    assert stack.resolve(imported.image_arn) == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":sagemaker:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":image/shared-image",
+            ],
+        ]
+    }
+
+
+def test_from_image_name_validates_a_literal_name(stack: cdk.Stack) -> None:
+    with pytest.raises(ValidationError, match=r"image_name 'bad_name'.*pattern"):
+        Image.from_image_name(stack, "Imported", "bad_name")
+
+
+def test_from_image_arn_parses_name_and_environment(stack: cdk.Stack) -> None:
+    arn = "arn:aws-cn:sagemaker:cn-north-1:444455556666:image/shared-image"
+    imported = Image.from_image_arn(stack, "Imported", arn)
+    assert imported.image_name == "shared-image"
+    assert imported.image_arn == arn
+    assert imported.env.account == "444455556666"
+    assert imported.env.region == "cn-north-1"
+
+
+def test_from_image_arn_refuses_a_token_and_says_what_to_use(stack: cdk.Stack) -> None:
+    arn = cdk.CfnParameter(stack, "ImageArn").value_as_string
+    with pytest.raises(ValidationError, match=r"unresolved token.*Image\.from_image_name"):
+        Image.from_image_arn(stack, "Imported", arn)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "not-an-arn",
+        "arn:aws:s3:us-east-1:111122223333:image/x",
+        "arn:aws:sagemaker:us-east-1:111122223333:image-version/x/1",
+        "arn:aws:sagemaker:us-east-1:111122223333:image",
+    ],
+)
+def test_from_image_arn_refuses_other_arns(stack: cdk.Stack, arn: str) -> None:
+    with pytest.raises(ValidationError, match=r"image/<name>"):
+        Image.from_image_arn(stack, "Imported", arn)
+
+
+def test_versions_of_an_imported_image_are_chained_and_grant_nothing(stack: cdk.Stack) -> None:
+    imported = Image.from_image_name(stack, "Imported", "shared-image")
+    imported.add_version("V1", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1-gpu"))
+    imported.add_version("V2", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.2-gpu"))
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::Policy", 0)
+    versions = template.find_resources("AWS::SageMaker::ImageVersion")
+    assert {v["Properties"]["ImageName"] for v in versions.values()} == {"shared-image"}
+    first, second = sorted(versions, key=lambda name: "V2" in name)
+    assert "DependsOn" not in versions[first]
+    assert versions[second]["DependsOn"] == [first]
