@@ -53,8 +53,8 @@ class ImageBase(Resource):
         super().__init__(scope, id, physical_name=physical_name, environment_from_arn=environment_from_arn)
         self._versions: list[Construct] = []
         self._alias_holders: dict[str, str] = {}
-        # What a version must be created after (the CfnImage for a defined image; nothing for imports).
-        self._version_prerequisites: list[IDependable] = []
+        # The image's own resource (none for imports): versions come after it, its role's grants before.
+        self._image_resources: list[IDependable] = []
 
     def add_version(
         self, id: str, *, base_image: BaseImage, **options: Unpack[ImageVersionOptions]
@@ -81,7 +81,7 @@ class ImageBase(Resource):
                     "SageMaker lets an alias name only one version of an image"
                 )
             self._alias_holders[alias] = version.node.path
-        version.node.add_dependency(*self._version_prerequisites)
+        version.node.add_dependency(*self._image_resources)
         if self._versions:
             version.node.add_dependency(self._versions[-1])
         self._versions.append(version)
@@ -89,7 +89,9 @@ class ImageBase(Resource):
     def _grant_pull(self, repository: ecr.IRepository) -> None:
         """Let the image's role pull the base image (a no-op for imported images and immutable roles)."""
         if self._pull_grantee is not None:
-            repository.grant(self._pull_grantee, *ECR_PULL_ACTIONS)
+            grant = repository.grant(self._pull_grantee, *ECR_PULL_ACTIONS)
+            # SageMaker checks the role's access when it creates the image: the policy comes first.
+            grant.apply_before(*self._image_resources)
 
 
 class Image(ImageBase):
@@ -141,9 +143,9 @@ class Image(ImageBase):
             image_display_name=display_name,
             image_description=description,
         )
-        # The role and its policies first: SageMaker checks the role when it creates the image.
-        resource.node.add_dependency(self.role, *ecr_authorization)
-        self._version_prerequisites.append(resource)
+        # The role comes first through ImageRoleArn; its policies must too.
+        resource.node.add_dependency(*ecr_authorization)
+        self._image_resources.append(resource)
         self.image_arn = self._get_resource_arn_attribute(
             resource.attr_image_arn,
             service="sagemaker",

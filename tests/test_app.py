@@ -1,0 +1,77 @@
+"""The reference app: what it synthesizes, and cfn-lint (AWS's resource schemas) finds no error in it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from cfnlint.api import ManualArgs, lint
+
+import app as reference_app
+
+
+def synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, region: str | None) -> dict:  # type: ignore[type-arg]
+    monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+    if region:
+        monkeypatch.setenv("CDK_DEFAULT_REGION", region)
+    else:
+        monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
+    assembly = reference_app.build_app(cdk.App(outdir=str(tmp_path))).synth()
+    return assembly.get_stack_by_name("SageMakerImageStack").template  # type: ignore[no-any-return]
+
+
+def errors(template: dict, region: str) -> list[str]:  # type: ignore[type-arg]
+    matches = lint(json.dumps(template), config=ManualArgs(regions=[region]))
+    return [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
+
+
+def resources(template: dict, type_: str) -> Iterator[dict]:  # type: ignore[type-arg]
+    return (r for r in template["Resources"].values() if r["Type"] == type_)
+
+
+@pytest.mark.parametrize("region", [None, "us-east-1", "af-south-1", "cn-north-1"])
+def test_app_template_passes_cfn_lint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, region: str | None
+) -> None:
+    template = synth(tmp_path, monkeypatch, region)
+    assert errors(template, region or "us-east-1") == []
+
+
+def test_cfn_lint_is_a_live_oracle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same check fails a template carrying a value the library would have refused."""
+    template = synth(tmp_path, monkeypatch, None)
+    (version,) = resources(template, "AWS::SageMaker::ImageVersion")
+    version["Properties"]["MLFramework"] = "PyTorch-1.8"
+    assert any(e.startswith("E3031") for e in errors(template, "us-east-1"))
+
+
+def test_app_rebuilds_the_terraform_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    template = synth(tmp_path, monkeypatch, None)
+    (image,) = resources(template, "AWS::SageMaker::Image")
+    assert image["Properties"]["ImageName"] == "example-sagemaker-image"
+    (version,) = resources(template, "AWS::SageMaker::ImageVersion")
+    properties = dict(version["Properties"])
+    base_image = properties.pop("BaseImage")
+    assert properties == {
+        "ImageName": "example-sagemaker-image",
+        "Alias": "v1",
+        "Horovod": True,
+        "JobType": "TRAINING",
+        "MLFramework": "PyTorch1.8",
+        "Processor": "GPU",
+        "ProgrammingLang": "Python3.6",
+        "ReleaseNotes": "PyTorch 1.8.1 training image version",
+        "VendorGuidance": "STABLE",
+    }
+    assert base_image["Fn::Join"][1][-1] == "/pytorch-training:1.8.1-gpu-py36-cu111-ubuntu18.04"
+    assert "SageMakerDeepLearningContainerRegistries" in template["Mappings"]  # region-agnostic
+
+
+def test_app_follows_cdk_default_region(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    template = synth(tmp_path, monkeypatch, "eu-south-1")
+    (version,) = resources(template, "AWS::SageMaker::ImageVersion")
+    assert version["Properties"]["BaseImage"].startswith("692866216735.dkr.ecr.eu-south-1.amazonaws.com/")
+    assert "Mappings" not in template
