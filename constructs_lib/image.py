@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, Unpack
 
-from aws_cdk import Acknowledgment, Arn, ArnComponents, ArnFormat, Resource, Stack, Token, Validations
+from aws_cdk import (
+    Acknowledgment,
+    Arn,
+    ArnComponents,
+    ArnFormat,
+    CfnResource,
+    Resource,
+    Stack,
+    Token,
+    Validations,
+)
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -54,7 +64,7 @@ class ImageBase(Resource):
         self._versions: list[Construct] = []
         self._alias_holders: dict[str, str] = {}
         # The image's own resource (none for imports): versions come after it, its role's grants before.
-        self._image_resources: list[IDependable] = []
+        self._image_resources: list[CfnResource] = []
 
     def add_version(
         self, id: str, *, base_image: BaseImage, **options: Unpack[ImageVersionOptions]

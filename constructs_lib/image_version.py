@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypedDict
+from collections.abc import Sequence
+from typing import Any, Protocol, TypedDict
 
 from aws_cdk import Resource, Token
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
 from . import validation
+from .aliases import add_floating_aliases
 from .base_image import BaseImage
 from .enums import JobType, Processor, VendorGuidance
 from .image import IImage, Image, ImageBase, _split_arn
@@ -42,6 +44,7 @@ class ImageVersionOptions(TypedDict, total=False):
     """The optional keywords of ``ImageVersion``, shared with ``Image.add_version``."""
 
     alias: str
+    aliases: Sequence[str]
     horovod: bool
     job_type: JobType | str
     ml_framework: str
@@ -66,6 +69,7 @@ class ImageVersion(Resource):
         image: IImage,
         base_image: BaseImage,
         alias: str | None = None,
+        aliases: Sequence[str] | None = None,
         horovod: bool | None = None,
         job_type: JobType | str | None = None,
         ml_framework: str | None = None,
@@ -79,6 +83,9 @@ class ImageVersion(Resource):
         :param base_image: ``BaseImage``: where the container comes from; see ``BaseImage``.
         :param alias: ``Alias``, set when the version is created. 1-128 letters, digits, ``-``, ``_``,
             ``.``, not starting with ``.`` or ``-``; unique among the image's versions. Default: none.
+        :param aliases: floating aliases, kept on this version by a custom resource that moves each
+            one here from whichever version of the image holds it (``latest``, ``stable``). Same rule
+            as alias; no repeats, not ``alias`` itself, unique among the image's versions. Default: none.
         :param horovod: ``Horovod``: whether the image supports distributed training with Horovod.
             Default: not set (SageMaker's default, false).
         :param job_type: ``JobType``: a ``JobType`` or its string. Default: not set.
@@ -102,22 +109,29 @@ class ImageVersion(Resource):
         config = base_image.bind(self)
         validation.check(owner, "base_image (BaseImage)", config.image_uri, validation.BASE_IMAGE)
 
-        self.image = image
-        self.resource = sagemaker.CfnImageVersion(
-            self,
-            "Resource",
-            image_name=image.image_name,
-            base_image=config.image_uri,
-            alias=alias,
-            horovod=horovod,
-            job_type=validation.check_enum(owner, "job_type (JobType)", job_type, JobType),
-            ml_framework=ml_framework,
-            processor=validation.check_enum(owner, "processor (Processor)", processor, Processor),
-            programming_lang=programming_lang,
-            release_notes=release_notes,
-            vendor_guidance=validation.check_enum(
+        floating = validation.check_aliases(owner, "aliases", aliases or [])
+        if alias is not None and alias in floating:
+            raise validation.ValidationError(
+                f"{owner}: invalid aliases: {alias!r} is already the version's alias (Alias)"
+            )
+        # The properties CloudFormation updates in place; the floating aliases re-run when they change.
+        mutable: dict[str, Any] = {
+            "alias": alias,
+            "horovod": horovod,
+            "job_type": validation.check_enum(owner, "job_type (JobType)", job_type, JobType),
+            "ml_framework": ml_framework,
+            "processor": validation.check_enum(owner, "processor (Processor)", processor, Processor),
+            "programming_lang": programming_lang,
+            "release_notes": release_notes,
+            "vendor_guidance": validation.check_enum(
                 owner, "vendor_guidance (VendorGuidance)", vendor_guidance, VendorGuidance
             ),
+        }
+
+        self.image = image
+        self.aliases = floating
+        self.resource = sagemaker.CfnImageVersion(
+            self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
         self.image_version_arn: str = self.resource.attr_image_version_arn
         self.version: int | float = self.resource.attr_version
@@ -125,9 +139,17 @@ class ImageVersion(Resource):
         self.image_arn: str = self.resource.attr_image_arn
 
         if isinstance(image, ImageBase):
-            image._register_version(self, [alias] if alias else [])
+            image._register_version(self, ([alias] if alias else []) + floating)
             if config.repository is not None:
                 image._grant_pull(config.repository)
+        if floating:
+            add_floating_aliases(
+                self,
+                image_name=image.image_name,
+                version_number=self.version,
+                aliases=floating,
+                config=mutable,
+            )
 
     @staticmethod
     def from_image_version_arn(scope: Construct, id: str, image_version_arn: str) -> IImageVersion:
