@@ -3,7 +3,8 @@
 
 An Image ``example-sagemaker-image`` with its generated least-privilege role (SageMaker trust, ECR
 pull on exactly the base image's repository) and one version from the PyTorch 1.8.1 training Deep
-Learning Container. Region-agnostic unless CDK_DEFAULT_REGION is set.
+Learning Container, with the fixed alias ``v1`` and the floating aliases ``latest`` and ``stable``.
+Region-agnostic unless CDK_DEFAULT_REGION is set (the CDK CLI sets it from the AWS configuration).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class SageMakerImageStack(cdk.Stack):
                 "pytorch-training", "1.8.1-gpu-py36-cu111-ubuntu18.04"
             ),
             alias="v1",
+            aliases=["latest", "stable"],  # floating: moved here from whichever version holds them
             horovod=True,
             job_type=JobType.TRAINING,
             ml_framework="PyTorch1.8",

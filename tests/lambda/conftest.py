@@ -1,0 +1,354 @@
+"""Fixtures for the Custom::SageMakerImageVersionAliases function (lambda/image_version_aliases/index.py).
+
+No AWS: the module's SageMaker client is always stubbed with botocore's Stubber (which checks each call's
+params against the real service model), and CloudFormation's pre-signed ResponseURL is a local HTTPS
+server whose throwaway certificate (trustme) is trusted through SSL_CERT_FILE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import trustme
+from botocore.stub import Stubber
+from crhelper import CfnResource
+
+HANDLER = Path(__file__).resolve().parents[2] / "lambda" / "image_version_aliases" / "index.py"
+IMAGE = "my-image"
+STACK_ID = (
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/images-stack/6c0a4e70-1f2b-11ef-9d3e-0a1b2c3d4e5f"
+)
+SIGNATURE = "SECRET" + "5e1f" * 16
+SERVICE_TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:image-version-aliases"
+DUMMY_ENV = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+LOGGERS = ("", "boto", "boto3", "botocore", "urllib3")  # the levels crhelper's log_helper.setup changes
+
+
+@contextlib.contextmanager
+def _logging_levels_restored() -> Iterator[None]:
+    """crhelper sets the root logger's level on import and on every call; keep that inside these tests."""
+    saved = {name: logging.getLogger(name).level for name in LOGGERS}
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def index() -> Iterator[ModuleType]:
+    """The handler module, imported by path (``lambda`` is a keyword) after dummy AWS settings are set."""
+    with pytest.MonkeyPatch.context() as mp, _logging_levels_restored():
+        mp.delenv("AWS_PROFILE", raising=False)
+        for name, value in DUMMY_ENV.items():
+            mp.setenv(name, value)
+        spec = importlib.util.spec_from_file_location("image_version_aliases_index", HANDLER)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    with _logging_levels_restored():
+        yield
+
+
+class FakeClock:
+    """Stands in for the module's clock and sleep: sleeping advances the clock, instantly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def clock(index: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(index, "clock", fake)
+    monkeypatch.setattr(index, "sleep", fake.sleep)
+    return fake
+
+
+@pytest.fixture(autouse=True)
+def operations(index: ModuleType) -> Iterator[list[str]]:
+    """Names of the SageMaker operations the module's client was asked to call during the test.
+
+    Every test also checks here that each one is among SAGEMAKER_ACTIONS (what the IAM policy grants).
+    """
+    seen: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        seen.append(model.name)
+
+    events = index.SAGEMAKER.meta.events
+    events.register("before-parameter-build.sagemaker", record, unique_id="test-record-operations")
+    try:
+        yield seen
+    finally:
+        events.unregister("before-parameter-build.sagemaker", unique_id="test-record-operations")
+    assert {f"sagemaker:{name}" for name in seen} <= set(index.SAGEMAKER_ACTIONS)
+
+
+@pytest.fixture(autouse=True)
+def crhelper_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """What crhelper sleeps before answering a Delete (recorded, not slept).
+
+    Its sleep is a default argument bound at import, so that default is what gets replaced.
+    """
+    slept: list[float] = []
+    monkeypatch.setattr(CfnResource._wait_for_cwlogs, "__defaults__", (slept.append,))
+    return slept
+
+
+class SageMakerStub:
+    """The Stubber on the module's real client, with one helper per call the function makes."""
+
+    def __init__(self, stubber: Stubber) -> None:
+        self.stubber = stubber
+
+    def lists(
+        self, version: int, aliases: list[str], *, token: str = "", next_token: str = "", image: str = IMAGE
+    ) -> None:
+        params: dict[str, Any] = {"ImageName": image, "Version": version, "MaxResults": 100}
+        if token:
+            params["NextToken"] = token
+        response: dict[str, Any] = {"SageMakerImageVersionAliases": aliases}
+        if next_token:
+            response["NextToken"] = next_token
+        self.stubber.add_response("list_aliases", response, params)
+
+    def holder(self, alias: str, version: int | None, *, image: str = IMAGE) -> None:
+        params = {"ImageName": image, "Alias": alias}
+        if version is None:
+            self.error("describe_image_version", "ResourceNotFound", params, f"No version has alias {alias}")
+        else:
+            arn = f"arn:aws:sagemaker:us-east-1:123456789012:image-version/{image}/{version}"
+            self.stubber.add_response(
+                "describe_image_version", {"Version": version, "ImageVersionArn": arn}, params
+            )
+
+    def update(
+        self,
+        version: int,
+        *,
+        add: list[str] | None = None,
+        delete: list[str] | None = None,
+        image: str = IMAGE,
+    ) -> None:
+        self.stubber.add_response(
+            "update_image_version",
+            {"ImageVersionArn": f"arn:aws:sagemaker:us-east-1:123456789012:image-version/{image}/{version}"},
+            self.update_params(version, add=add, delete=delete, image=image),
+        )
+
+    @staticmethod
+    def update_params(
+        version: int, *, add: list[str] | None = None, delete: list[str] | None = None, image: str = IMAGE
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"ImageName": image, "Version": version}
+        if add:
+            params["AliasesToAdd"] = add
+        if delete:
+            params["AliasesToDelete"] = delete
+        return params
+
+    def error(self, method: str, code: str, params: dict[str, Any], message: str) -> None:
+        self.stubber.add_client_error(
+            method,
+            service_error_code=code,
+            service_message=message,
+            http_status_code=400,
+            expected_params=params,
+        )
+
+    def done(self) -> None:
+        self.stubber.assert_no_pending_responses()
+
+
+@pytest.fixture(autouse=True)
+def sagemaker(index: ModuleType) -> Iterator[SageMakerStub]:
+    """Always active, so an unexpected SageMaker call fails the test at once instead of reaching AWS."""
+    with Stubber(index.SAGEMAKER) as stubber:
+        yield SageMakerStub(stubber)
+
+
+class CfnEndpoint:
+    """What CloudFormation's pre-signed S3 URL would receive: every PUT's path and JSON body."""
+
+    signature = SIGNATURE
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.received: list[tuple[str, dict[str, Any]]] = []
+
+    def url(self, request_id: str) -> str:
+        return (
+            f"https://127.0.0.1:{self.port}/arn%3Aaws%3Acloudformation%7CAliases%7C{request_id}"
+            "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20250101T000000Z&X-Amz-SignedHeaders=host"
+            "&X-Amz-Expires=7200&X-Amz-Credential=AKIAEXAMPLE%2F20250101%2Fus-east-1%2Fs3%2Faws4_request"
+            f"&X-Amz-Signature={SIGNATURE}"
+        )
+
+
+@pytest.fixture(scope="session")
+def cfn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CfnEndpoint, str]]:
+    ca = trustme.CA()
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            endpoint.received.append((self.path, json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    endpoint = CfnEndpoint(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield endpoint, str(ca_file)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def cfn_endpoint(cfn_server: tuple[CfnEndpoint, str], monkeypatch: pytest.MonkeyPatch) -> CfnEndpoint:
+    endpoint, ca_file = cfn_server
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)  # crhelper's default SSL context reads it
+    endpoint.received.clear()
+    return endpoint
+
+
+class FakeContext:
+    """The parts of a Lambda context that crhelper and the function use."""
+
+    function_name = "image-version-aliases"
+    function_version = "$LATEST"
+    invoked_function_arn = SERVICE_TOKEN
+    memory_limit_in_mb = 256
+    aws_request_id = "0d6f5a1e-5d3c-4f0e-9c55-000000000001"
+    log_group_name = "/aws/lambda/image-version-aliases"
+    log_stream_name = "2025/01/01/[$LATEST]0123456789abcdef"
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+class Cfn:
+    """Builds CloudFormation events, invokes the handler, and returns the one response it PUT."""
+
+    def __init__(self, index: ModuleType, endpoint: CfnEndpoint) -> None:
+        self.index = index
+        self.endpoint = endpoint
+        self.count = 0
+
+    @staticmethod
+    def props(version: int | str, aliases: Any, image: str = IMAGE, **extra: Any) -> dict[str, Any]:
+        """ResourceProperties as CloudFormation sends them (numbers as strings)."""
+        return {
+            "ServiceToken": SERVICE_TOKEN,
+            "ImageName": image,
+            "Version": str(version),
+            "Aliases": aliases,
+            "ConfigDigest": "d41d8cd98f00b204",
+            **extra,
+        }
+
+    def event(
+        self,
+        request_type: str,
+        properties: dict[str, Any],
+        *,
+        physical_id: str | None = None,
+        old: dict[str, Any] | None = None,
+        logical_id: str = "LatestAliases",
+    ) -> dict[str, Any]:
+        self.count += 1
+        request_id = f"5b7c1e4a-0000-4000-8000-{self.count:012d}"
+        event: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": SERVICE_TOKEN,
+            "ResponseURL": self.endpoint.url(request_id),
+            "StackId": STACK_ID,
+            "RequestId": request_id,
+            "LogicalResourceId": logical_id,
+            "ResourceType": "Custom::SageMakerImageVersionAliases",
+            "ResourceProperties": properties,
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        if old is not None:
+            event["OldResourceProperties"] = old
+        return event
+
+    def send(
+        self, event: dict[str, Any], remaining_ms: int = 300_000, handler: Callable[..., None] | None = None
+    ) -> dict[str, Any]:
+        before = len(self.endpoint.received)
+        (handler or self.index.handler)(event, FakeContext(remaining_ms))
+        new = self.endpoint.received[before:]
+        assert len(new) == 1, f"expected exactly one response PUT, got {len(new)}"
+        path, body = new[0]
+        assert event["ResponseURL"].endswith(path), "crhelper must PUT to the pre-signed path and query"
+        return body
+
+    @staticmethod
+    def expected(event: dict[str, Any], status: str, physical_id: str, reason: str = "") -> dict[str, Any]:
+        return {
+            "Status": status,
+            "Reason": reason,
+            "PhysicalResourceId": physical_id,
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "Data": {},
+            "NoEcho": False,
+        }
+
+
+@pytest.fixture
+def cfn(index: ModuleType, cfn_endpoint: CfnEndpoint) -> Cfn:
+    return Cfn(index, cfn_endpoint)
