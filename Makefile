@@ -14,7 +14,7 @@ CDK := $(NODE_DIR)/node $(CURDIR)/node_modules/aws-cdk/bin/cdk
 ENV := PATH="$(NODE_DIR):$(VENV)/bin:$$PATH" JSII_NODE="$(NODE_DIR)/node" \
        JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_DISABLE_CLI_TELEMETRY=true
 
-.PHONY: synth test lint typecheck unit deploy destroy diff bench integ clean
+.PHONY: synth test lint typecheck unit deploy destroy diff bench integ integ-synth clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,15 @@ destroy: $(VENV)/.runtime node_modules/.installed
 
 diff: $(VENV)/.runtime node_modules/.installed
 	$(ENV) $(CDK) diff --no-notices
+
+# Opt-in, never part of `make test`: deploys tests/integ to the configured AWS account, checks its
+# assertions and destroys it; without AWS credentials it says so and succeeds.
+integ: $(VENV)/.dev node_modules/.installed
+	$(ENV) $(PY) tests/integ/run_integ.py deploy $(CDK)
+
+# Offline: synthesizes the integration app and checks it holds the test stack and its assertions.
+integ-synth: $(VENV)/.dev
+	$(ENV) $(PY) tests/integ/run_integ.py synth
 
 clean:
 	rm -rf cdk.out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

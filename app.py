@@ -18,8 +18,8 @@ from constructs_lib import BaseImage, Image, JobType, Processor, VendorGuidance
 
 
 class SageMakerImageStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
-        super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, scope: Construct, id: str, *, env: cdk.Environment | None = None) -> None:
+        super().__init__(scope, id, env=env)
         image = Image(self, "Image", image_name="example-sagemaker-image")
         image.add_version(
             "V1",
