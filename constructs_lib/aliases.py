@@ -7,6 +7,7 @@ stack (``lambda/image_version_aliases``) does it for every version that asks.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -58,6 +59,7 @@ def function_code_directory() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("crhelper must be installed: the aliases function ships it")
     staging = Path(tempfile.mkdtemp(prefix="sagemaker-image-aliases-"))
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)  # synthesis has copied it by then
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(handler_directory(), staging, dirs_exist_ok=True, ignore=ignore)
     shutil.copytree(spec.submodule_search_locations[0], staging / "crhelper", ignore=ignore)
@@ -114,10 +116,11 @@ class AliasesProvider(Construct):
 
     def allow_image(self, image_name: str) -> None:
         """Let the function act on this image and on any of its versions, and on nothing else."""
-        if image_name in self._images:
-            return
-        self._images.add(image_name)
         stack = Stack.of(self)
+        key = json.dumps(stack.resolve(image_name))  # a literal name and an Image's name token alike
+        if key in self._images:
+            return
+        self._images.add(key)
         self._sagemaker.add_resources(
             stack.format_arn(service="sagemaker", resource="image", resource_name=image_name),
             versions := stack.format_arn(

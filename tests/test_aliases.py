@@ -116,6 +116,16 @@ def test_function_role_is_scoped_to_the_stacks_images_and_its_log_group(stack: c
     assert "*" not in sagemaker_statement["Resource"]
 
 
+def test_an_image_named_twice_appears_once_in_the_function_policy(stack: cdk.Stack) -> None:
+    image = Image(stack, "Image", image_name="img")
+    image.add_version("V1", base_image=DLC, aliases=["latest"])
+    same = Image.from_image_name(stack, "Same", "img")  # a literal name, where image.image_name is a token
+    same.add_version("V2", base_image=DLC, aliases=["stable"])
+    policy = stack.node.find_child(aliases.PROVIDER_ID).node.find_child("Policy").node.default_child
+    statements = stack.resolve(policy.policy_document)["Statement"]  # type: ignore[union-attr]
+    assert len(statements[1]["Resource"]) == 2
+
+
 def test_custom_resource_properties_timeout_and_policy_dependency(stack: cdk.Stack) -> None:
     image = Image(stack, "Image", image_name="img")
     version = image.add_version("V1", base_image=DLC, alias="v1", aliases=["latest", "stable"])
