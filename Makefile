@@ -46,7 +46,7 @@ typecheck: $(VENV)/.dev
 unit: $(VENV)/.dev node_modules/.installed
 	$(ENV) $(VENV)/bin/pytest
 
-test: lint typecheck unit
+test: lint typecheck unit integ-synth
 
 deploy: $(VENV)/.runtime node_modules/.installed
 	$(ENV) $(CDK) deploy --all --no-notices
