@@ -11,8 +11,7 @@ PY := $(VENV)/bin/python
 # broken bin/npm copy; jsii (JSII_NODE) and the CDK CLI both run on it, never on the machine's Node 20.
 NODE_DIR := $(VENV)/node/bin
 CDK := $(NODE_DIR)/node $(CURDIR)/node_modules/aws-cdk/bin/cdk
-ENV := PATH="$(NODE_DIR):$(VENV)/bin:$$PATH" JSII_NODE="$(NODE_DIR)/node" \
-       JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_DISABLE_CLI_TELEMETRY=true
+ENV := PATH="$(NODE_DIR):$(VENV)/bin:$$PATH" JSII_NODE="$(NODE_DIR)/node" CDK_DISABLE_CLI_TELEMETRY=true
 
 .PHONY: synth test lint typecheck unit deploy destroy diff bench integ integ-synth clean
 

@@ -11,7 +11,6 @@ from pathlib import Path
 _VENV_NODE = Path(sys.prefix) / "node" / "bin" / "node"
 if "JSII_NODE" not in os.environ and _VENV_NODE.exists():
     os.environ["JSII_NODE"] = str(_VENV_NODE)
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 import aws_cdk as cdk  # noqa: E402
 import pytest  # noqa: E402
