@@ -65,5 +65,9 @@ integ: $(VENV)/.dev node_modules/.installed
 integ-synth: $(VENV)/.dev
 	$(ENV) $(PY) tests/integ/run_integ.py synth
 
+# Opt-in, never part of `make test`: synth time against hand-written L1, asset and import costs.
+bench: $(VENV)/.dev node_modules/.installed
+	$(ENV) $(PY) bench/run.py
+
 clean:
 	rm -rf cdk.out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

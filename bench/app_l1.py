@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Benchmark app, floor side: the library app's template hand-written with CloudFormation L1 classes.
+
+The same resources as ``app_library.py`` (per image: a role, its pull and ECR-login policies, the
+image, its chained versions, one custom resource per version; per stack: one function with its role,
+policy and log group), written the way someone without the library would: no validation, no L2
+constructs, no token resolution at synth time. Whatever the library costs beyond this is its overhead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from workload import ACCOUNT, DLC_ACCOUNT, REGION, STACK_ID, images
+
+from constructs_lib.aliases import function_code_directory
+
+RESOURCE_TYPE = "Custom::SageMakerImageVersionAliases"
+
+
+def _trust(service: str) -> dict[str, Any]:
+    statement = {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": service}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **s} for s in statements]}
+
+
+def _arn(service: str, account: str, resource: str) -> str:
+    return f"arn:{cdk.Aws.PARTITION}:{service}:{REGION}:{account}:{resource}"
+
+
+def build(app: cdk.App) -> cdk.Stack:
+    """One stack with the same resources, properties and DependsOn chain as the library app."""
+    stack = cdk.Stack(app, STACK_ID, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    specs = images()
+
+    # The aliases function: one per stack, shipping the same staged code as the library's.
+    log_group = logs.CfnLogGroup(stack, "AliasesLogGroup", retention_in_days=365)
+    log_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+    function_role = iam.CfnRole(
+        stack,
+        "AliasesRole",
+        assume_role_policy_document=_trust("lambda.amazonaws.com"),
+        description="Moves floating aliases between versions of this stack's SageMaker images",
+    )
+    sagemaker_arns = []
+    for spec in specs:
+        sagemaker_arns.append(_arn("sagemaker", ACCOUNT, f"image/{spec.image_name}"))
+        sagemaker_arns.append(_arn("sagemaker", ACCOUNT, f"image-version/{spec.image_name}/*"))
+    function_policy = iam.CfnPolicy(
+        stack,
+        "AliasesPolicy",
+        policy_name="AliasesPolicy",
+        roles=[function_role.ref],
+        policy_document=_document(
+            {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group.attr_arn},
+            {
+                "Action": [
+                    "sagemaker:UpdateImageVersion",
+                    "sagemaker:DescribeImageVersion",
+                    "sagemaker:ListAliases",
+                ],
+                "Resource": sagemaker_arns,
+            },
+        ),
+    )
+    code = s3_assets.Asset(stack, "AliasesCode", path=function_code_directory())
+    function = lambda_.CfnFunction(
+        stack,
+        "AliasesFunction",
+        code=lambda_.CfnFunction.CodeProperty(s3_bucket=code.s3_bucket_name, s3_key=code.s3_object_key),
+        description=f"{RESOURCE_TYPE}: moves floating aliases between versions",
+        runtime="python3.14",
+        architectures=["arm64"],
+        handler="index.handler",
+        timeout=300,
+        memory_size=256,
+        role=function_role.attr_arn,
+        logging_config=lambda_.CfnFunction.LoggingConfigProperty(log_group=log_group.ref),
+    )
+    function.node.add_dependency(function_policy)
+    code.add_resource_metadata(function, "Code")
+
+    for spec in specs:
+        role = iam.CfnRole(
+            stack,
+            f"{spec.id}Role",
+            assume_role_policy_document=_trust("sagemaker.amazonaws.com"),
+            description="Lets SageMaker pull the base images of this SageMaker image's versions",
+        )
+        repositories = sorted({v.repository for v in spec.versions})
+        pull = iam.CfnPolicy(
+            stack,
+            f"{spec.id}PullPolicy",
+            policy_name=f"{spec.id}PullPolicy",
+            roles=[role.ref],
+            policy_document=_document(
+                {
+                    "Action": [
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchGetImage",
+                    ],
+                    "Resource": [_arn("ecr", DLC_ACCOUNT, f"repository/{r}") for r in repositories],
+                }
+            ),
+        )
+        login = iam.CfnPolicy(
+            stack,
+            f"{spec.id}EcrAuthorizationPolicy",
+            policy_name=f"{spec.id}EcrAuthorizationPolicy",
+            roles=[role.ref],
+            policy_document=_document({"Action": "ecr:GetAuthorizationToken", "Resource": "*"}),
+        )
+        image = sagemaker.CfnImage(
+            stack,
+            spec.id,
+            image_name=spec.image_name,
+            image_role_arn=role.attr_arn,
+            image_display_name=spec.display_name,
+        )
+        image.node.add_dependency(pull)
+        image.node.add_dependency(login)
+
+        previous: list[cdk.CfnResource] = [image]
+        for v in spec.versions:
+            version = sagemaker.CfnImageVersion(
+                stack,
+                f"{spec.id}{v.id}",
+                image_name=spec.image_name,
+                base_image=f"{DLC_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{v.repository}:{v.tag}",
+                alias=v.alias,
+                **v.props,
+            )
+            for dependency in previous:
+                version.node.add_dependency(dependency)
+            digest = hashlib.sha256(json.dumps({"alias": v.alias, **v.props}, sort_keys=True).encode())
+            aliases = cdk.CustomResource(
+                stack,
+                f"{spec.id}{v.id}Aliases",
+                service_token=function.attr_arn,
+                resource_type=RESOURCE_TYPE,
+                service_timeout=cdk.Duration.minutes(10),
+                properties={
+                    "ImageName": spec.image_name,
+                    "Version": version.attr_version,
+                    "Aliases": v.aliases,
+                    "ConfigDigest": digest.hexdigest()[:16],
+                },
+            )
+            custom = aliases.node.default_child
+            assert isinstance(custom, cdk.CfnResource)
+            custom.node.add_dependency(function_policy)
+            # The next version waits for this one's aliases: SageMaker refuses concurrent changes.
+            previous = [version, custom]
+    return stack
+
+
+if __name__ == "__main__":
+    application = cdk.App()
+    build(application)
+    application.synth()
