@@ -23,6 +23,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from .tokens import identity
+
 RESOURCE_TYPE = "Custom::SageMakerImageVersionAliases"
 # The library's own id for its one function per stack (construct ids are API: never change it).
 PROVIDER_ID = "SageMakerImageVersionAliases99a58004dd95439190e8191abe1c2f49"
@@ -70,8 +72,7 @@ class AliasesProvider(Construct):
     """The stack's one aliases function, its role, its log group, and the policy that grows per image."""
 
     @staticmethod
-    def of(scope: Construct) -> AliasesProvider:
-        stack = Stack.of(scope)
+    def of(stack: Stack) -> AliasesProvider:
         existing = stack.node.try_find_child(PROVIDER_ID)
         return existing if isinstance(existing, AliasesProvider) else AliasesProvider(stack, PROVIDER_ID)
 
@@ -113,11 +114,15 @@ class AliasesProvider(Construct):
         )
         self.function.node.add_dependency(self.policy)
         self._images: set[str] = set()
+        self._image_keys: dict[str, str] = {}
 
     def allow_image(self, image_name: str) -> None:
         """Let the function act on this image and on any of its versions, and on nothing else."""
         stack = Stack.of(self)
-        key = json.dumps(stack.resolve(image_name))  # a literal name and an Image's name token alike
+        key = self._image_keys.get(image_name)
+        if key is None:  # a literal name and an Image's name token resolve alike
+            key = identity(stack, image_name)
+            self._image_keys[image_name] = key
         if key in self._images:
             return
         self._images.add(key)
@@ -154,16 +159,22 @@ def _nag_resource(resolved: Any) -> str:
 
 
 def add_floating_aliases(
-    version: Construct, *, image_name: str, version_number: Any, aliases: list[str], config: dict[str, Any]
+    version: Construct,
+    *,
+    stack: Stack,
+    image_name: str,
+    version_number: Any,
+    aliases: list[str],
+    config: dict[str, Any],
 ) -> CustomResource:
     """The custom resource that keeps ``aliases`` on ``version`` (construct id ``Aliases``).
 
     ``ConfigDigest`` changes with the version's mutable properties, so the resource runs again after
     any in-place update of the version and puts back what CloudFormation's own alias handling removed.
     """
-    provider = AliasesProvider.of(version)
+    provider = AliasesProvider.of(stack)
     provider.allow_image(image_name)
-    rendered = json.dumps(Stack.of(version).resolve(config), sort_keys=True)
+    rendered = json.dumps(stack.resolve(config), sort_keys=True)
     digest = hashlib.sha256(rendered.encode()).hexdigest()[:16]
     resource = CustomResource(
         version,

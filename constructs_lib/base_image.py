@@ -7,13 +7,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Aws, CfnMapping, Stack, Token
+from aws_cdk import Aws, CfnMapping, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
 from . import validation
 from .dlc_registries import DNS_SUFFIXES, REGISTRY_ACCOUNTS, UNCHECKED_SUFFIX_PREFIXES
+from .tokens import is_unresolved
 
 # <account>.dkr.ecr[-fips].<region>.<suffix>/<repository>[:tag|@digest]
 _ECR_URI = re.compile(
@@ -73,7 +74,7 @@ class _UriBaseImage(BaseImage):
         self._uri = uri
 
     def bind(self, scope: Construct) -> BaseImageConfig:
-        if Token.is_unresolved(self._uri):
+        if is_unresolved(self._uri):
             return BaseImageConfig(self._uri)
         match = _ECR_URI.fullmatch(self._uri)
         if match is None:
@@ -110,7 +111,7 @@ class _DeepLearningContainerBaseImage(BaseImage):
     def bind(self, scope: Construct) -> BaseImageConfig:
         stack = Stack.of(scope)
         region = stack.region
-        if Token.is_unresolved(region):
+        if is_unresolved(region):
             account = _dlc_mapping(stack).find_in_map(Aws.REGION, "account")
             suffix = Aws.URL_SUFFIX
         else:

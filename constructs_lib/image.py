@@ -12,7 +12,6 @@ from aws_cdk import (
     CfnResource,
     Resource,
     Stack,
-    Token,
     Validations,
 )
 from aws_cdk import aws_ecr as ecr
@@ -21,6 +20,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct, IDependable
 
 from . import validation
+from .tokens import identity, is_unresolved
 
 # What SageMaker needs on a base image's repository (ecr.Repository.grant_pull's repository actions);
 # ecr:GetAuthorizationToken is granted apart, since it has no resource narrower than "*".
@@ -62,7 +62,8 @@ class ImageBase(Resource):
     ) -> None:
         super().__init__(scope, id, physical_name=physical_name, environment_from_arn=environment_from_arn)
         self._versions: list[Construct] = []
-        self._alias_holders: dict[str, str] = {}
+        self._alias_holders: dict[str, Construct] = {}
+        self._granted_repositories: set[str] = set()
         # The image's own resource (none for imports): versions come after it, its role's grants before.
         self._image_resources: list[CfnResource] = []
 
@@ -79,29 +80,39 @@ class ImageBase(Resource):
 
         CloudFormation numbers versions in creation order, and a DependsOn chain is its documented way
         to fix that order; it also keeps two versions of one image from being changed at once, which
-        SageMaker refuses ("Resource was modified concurrently").
+        SageMaker refuses ("Resource was modified concurrently"). Only the first version names the
+        image itself: the chain orders the rest after it.
         """
         for alias in aliases:
-            if Token.is_unresolved(alias):
+            if is_unresolved(alias):
                 continue
             holder = self._alias_holders.get(alias)
             if holder is not None:
                 raise validation.ValidationError(
-                    f"ImageVersion {version.node.path!r}: alias {alias!r} is already claimed by {holder!r}; "
-                    "SageMaker lets an alias name only one version of an image"
+                    f"ImageVersion {version.node.path!r}: alias {alias!r} is already claimed by "
+                    f"{holder.node.path!r}; SageMaker lets an alias name only one version of an image"
                 )
-            self._alias_holders[alias] = version.node.path
-        version.node.add_dependency(*self._image_resources)
+            self._alias_holders[alias] = version
         if self._versions:
             version.node.add_dependency(self._versions[-1])
+        elif self._image_resources:
+            version.node.add_dependency(*self._image_resources)
         self._versions.append(version)
 
     def _grant_pull(self, repository: ecr.IRepository) -> None:
-        """Let the image's role pull the base image (a no-op for imported images and immutable roles)."""
-        if self._pull_grantee is not None:
-            grant = repository.grant(self._pull_grantee, *ECR_PULL_ACTIONS)
-            # SageMaker checks the role's access when it creates the image: the policy comes first.
-            grant.apply_before(*self._image_resources)
+        """Let the image's role pull the base image (a no-op for imported images and immutable roles).
+
+        Once per repository: many versions of an image usually share one.
+        """
+        if self._pull_grantee is None:
+            return
+        key = identity(self.stack, repository.repository_arn)
+        if key in self._granted_repositories:
+            return
+        self._granted_repositories.add(key)
+        grant = repository.grant(self._pull_grantee, *ECR_PULL_ACTIONS)
+        # SageMaker checks the role's access when it creates the image: the policy comes first.
+        grant.apply_before(*self._image_resources)
 
 
 class Image(ImageBase):
@@ -203,7 +214,7 @@ class Image(ImageBase):
     @staticmethod
     def from_image_arn(scope: Construct, id: str, image_arn: str) -> ImageBase:
         """Import an image by its ARN, which must be a literal (its name is parsed from it)."""
-        if Token.is_unresolved(image_arn):
+        if is_unresolved(image_arn):
             raise validation.ValidationError(
                 f"Image.from_image_arn {id!r}: the ARN is an unresolved token ({image_arn}), so the image "
                 "name cannot be parsed from it; use Image.from_image_name(scope, id, image_name) instead"

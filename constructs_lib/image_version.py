@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypedDict
 
-from aws_cdk import Resource, Token
+from aws_cdk import Resource
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
@@ -14,6 +14,7 @@ from .aliases import add_floating_aliases
 from .base_image import BaseImage
 from .enums import JobType, Processor, VendorGuidance
 from .image import IImage, Image, ImageBase, _split_arn
+from .tokens import is_unresolved
 
 
 class IImageVersion(IConstruct, Protocol):
@@ -145,6 +146,7 @@ class ImageVersion(Resource):
         if floating:
             add_floating_aliases(
                 self,
+                stack=self.stack,
                 image_name=image.image_name,
                 version_number=self.version,
                 aliases=floating,
@@ -155,7 +157,7 @@ class ImageVersion(Resource):
     def from_image_version_arn(scope: Construct, id: str, image_version_arn: str) -> IImageVersion:
         """Import a version by its ARN, which must be a literal (image name and number are parsed)."""
         owner = f"ImageVersion.from_image_version_arn {id!r}"
-        if Token.is_unresolved(image_version_arn):
+        if is_unresolved(image_version_arn):
             raise validation.ValidationError(
                 f"{owner}: the ARN is an unresolved token ({image_version_arn}), so the image name and "
                 "version cannot be parsed from it; pass a literal ARN, or use the ImageVersion's own "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from aws_cdk import Token
+from .tokens import is_unresolved
 
 E = TypeVar("E", bound=Enum)
 
@@ -58,7 +58,7 @@ ECR_TAG = Rule(1, 128, r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
 def check(owner: str, prop: str, value: str | None, rule: Rule) -> None:
     """Raise a ValidationError naming ``owner.prop``, the value and the rule when AWS would reject it."""
-    if value is None or Token.is_unresolved(value):
+    if value is None or is_unresolved(value):
         return
     problem = rule.violation(value)
     if problem is not None:
@@ -71,7 +71,7 @@ def check_enum(owner: str, prop: str, value: E | str | None, enum: type[E]) -> s
         return None
     if isinstance(value, enum):
         return str(value.value)
-    if isinstance(value, str) and Token.is_unresolved(value):
+    if isinstance(value, str) and is_unresolved(value):
         return value
     allowed = [str(member.value) for member in enum]
     if value not in allowed:
@@ -84,7 +84,7 @@ def check_aliases(owner: str, prop: str, aliases: Iterable[str]) -> list[str]:
     seen: list[str] = []
     for alias in aliases:
         check(owner, prop, alias, ALIAS)
-        if alias in seen and not Token.is_unresolved(alias):
+        if alias in seen and not is_unresolved(alias):
             raise ValidationError(f"{owner}: invalid {prop}: {alias!r} is listed twice")
         seen.append(alias)
     return seen

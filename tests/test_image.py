@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ecr as ecr
@@ -237,3 +239,22 @@ def test_versions_of_an_imported_image_are_chained_and_grant_nothing(stack: cdk.
     first, second = sorted(versions, key=lambda name: "V2" in name)
     assert "DependsOn" not in versions[first]
     assert versions[second]["DependsOn"] == [first]
+
+
+@pytest.mark.parametrize("region", [None, "eu-west-1"])
+def test_versions_sharing_a_repository_grant_it_once(app: cdk.App, region: str | None) -> None:
+    env = cdk.Environment(account="111122223333", region=region) if region else None
+    stack = cdk.Stack(app, "Shared", env=env)
+    image = Image(stack, "Image", image_name="my-image")
+    for n in range(3):
+        image.add_version(
+            f"V{n}", base_image=BaseImage.from_deep_learning_container("pytorch-training", f"2.{n}")
+        )
+    image.add_version(
+        "Other", base_image=BaseImage.from_deep_learning_container("tensorflow-training", "2.14")
+    )
+    template = Template.from_stack(stack)
+    default = next(v for k, v in template.find_resources("AWS::IAM::Policy").items() if "DefaultPolicy" in k)
+    resources = [json.dumps(s["Resource"]) for s in default["Properties"]["PolicyDocument"]["Statement"]]
+    assert len(resources) == 2
+    assert "repository/pytorch-training" in resources[0] and "repository/tensorflow-training" in resources[1]

@@ -8,6 +8,7 @@ Built on crhelper, which answers CloudFormation itself; no polling, everything w
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -30,7 +31,20 @@ SAGEMAKER_ACTIONS = (
 
 # Throttling and transient errors are botocore's job; "standard" mode retries them with backoff.
 BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 8})
-SAGEMAKER: Any = boto3.client("sagemaker", config=BOTO_CONFIG)
+SAGEMAKER: Any = None  # made by sagemaker() on first use; tests put a stubbed client here
+
+
+def sagemaker() -> Any:
+    """The SageMaker client, made on first use, inside crhelper's error handling.
+
+    Made at import, a failure would be an init error that CloudFormation never hears about; and the
+    paths that need no client (bad input, a failed Create's rollback) answer without its ~250 ms.
+    """
+    global SAGEMAKER
+    if SAGEMAKER is None:
+        SAGEMAKER = boto3.client("sagemaker", config=BOTO_CONFIG)
+    return SAGEMAKER
+
 
 # ResourceInUse (a concurrent change, or a version still CREATING) is ours to retry, bounded so that
 # crhelper still has time to answer: at most MAX_ATTEMPTS calls, and no sleep that would end later than
@@ -42,8 +56,26 @@ MAX_DELAY_SECONDS = 30.0  # delays double from 1 s up to this, each times a rand
 sleep: Callable[[float], None] = time.sleep  # patched by tests
 clock: Callable[[], float] = time.monotonic  # patched by tests
 
-# crhelper's defaults log the event (with its pre-signed ResponseURL) at DEBUG and sleep 120 s per Delete.
-helper = CfnResource(json_logging=False, log_level="INFO", boto_level="CRITICAL", sleep_on_delete=0)
+
+def _cfn_resource() -> CfnResource:
+    """crhelper, configured, and without the lambda, events and logs clients it builds for polling.
+
+    Its defaults log the event (with its pre-signed ResponseURL) at DEBUG and sleep 120 s per Delete.
+    This function never polls, yet crhelper 2.0.12 builds those clients on import (about 180 ms of every
+    cold start) unless AWS_SAM_LOCAL is set, a switch it reads nowhere else while polling is off.
+    """
+    saved = os.environ.get("AWS_SAM_LOCAL")
+    os.environ["AWS_SAM_LOCAL"] = "true"
+    try:
+        return CfnResource(json_logging=False, log_level="INFO", boto_level="CRITICAL", sleep_on_delete=0)
+    finally:
+        if saved is None:
+            del os.environ["AWS_SAM_LOCAL"]
+        else:
+            os.environ["AWS_SAM_LOCAL"] = saved
+
+
+helper = _cfn_resource()
 
 _NAME = r"[a-zA-Z0-9](?:[-.]?[a-zA-Z0-9]){0,62}"  # SageMaker's image name rule
 IMAGE_NAME = re.compile(_NAME, re.ASCII)
@@ -112,7 +144,7 @@ class _Image:
         while True:
             attempt += 1
             try:
-                return dict(getattr(SAGEMAKER, operation)(ImageName=self.name, **params))
+                return dict(getattr(sagemaker(), operation)(ImageName=self.name, **params))
             except ClientError as error:
                 if _code(error) != "ResourceInUse":
                     raise

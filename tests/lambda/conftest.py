@@ -109,7 +109,7 @@ def operations(index: ModuleType) -> Iterator[list[str]]:
     def record(model: Any, **_: Any) -> None:
         seen.append(model.name)
 
-    events = index.SAGEMAKER.meta.events
+    events = index.sagemaker().meta.events
     events.register("before-parameter-build.sagemaker", record, unique_id="test-record-operations")
     try:
         yield seen
@@ -197,7 +197,7 @@ class SageMakerStub:
 @pytest.fixture(autouse=True)
 def sagemaker(index: ModuleType) -> Iterator[SageMakerStub]:
     """Always active, so an unexpected SageMaker call fails the test at once instead of reaching AWS."""
-    with Stubber(index.SAGEMAKER) as stubber:
+    with Stubber(index.sagemaker()) as stubber:
         yield SageMakerStub(stubber)
 
 

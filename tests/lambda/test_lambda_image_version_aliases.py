@@ -275,7 +275,7 @@ def test_resource_in_use_retries_stop_at_the_absolute_cap(cfn, sagemaker, clock,
         sagemaker.error("update_image_version", "ResourceInUse", update, "Resource was modified concurrently")
     event = cfn.event("Delete", cfn.props(3, ["latest"]), physical_id="my-image/3/aliases")
 
-    events, hook = index.SAGEMAKER.meta.events, "before-parameter-build.sagemaker"
+    events, hook = index.sagemaker().meta.events, "before-parameter-build.sagemaker"
     events.register(hook, lambda **_: setattr(clock, "now", clock.now + 30), unique_id="slow-calls")
     try:
         body = cfn.send(event, remaining_ms=900_000)
@@ -413,8 +413,8 @@ def test_sagemaker_actions_are_exactly_the_operations_called(cfn, sagemaker, ope
 
 
 def test_client_and_crhelper_are_configured_for_lambda(index: ModuleType):
-    assert index.SAGEMAKER.meta.config.retries["mode"] in ("standard", "adaptive")
-    assert index.SAGEMAKER.meta.service_model.service_name == "sagemaker"
+    assert index.sagemaker().meta.config.retries["mode"] in ("standard", "adaptive")
+    assert index.sagemaker().meta.service_model.service_name == "sagemaker"
     # crhelper's polling would need CloudWatch Events rules and lambda:AddPermission: none registered.
     helper = index.helper
     assert (helper._poll_create_func, helper._poll_update_func, helper._poll_delete_func) == (
