@@ -16,6 +16,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from aws_cdk import Acknowledgment, CustomResource, Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
@@ -23,7 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .tokens import identity
+from .tokens import identity, is_unresolved
 
 RESOURCE_TYPE = "Custom::SageMakerImageVersionAliases"
 # The library's own id for its one function per stack (construct ids are API: never change it).
@@ -73,8 +74,11 @@ class AliasesProvider(Construct):
 
     @staticmethod
     def of(stack: Stack) -> AliasesProvider:
-        existing = stack.node.try_find_child(PROVIDER_ID)
-        return existing if isinstance(existing, AliasesProvider) else AliasesProvider(stack, PROVIDER_ID)
+        """The stack's provider, made on first use (remembered in Python: a tree lookup is a round trip)."""
+        provider = _PROVIDERS.get(stack)
+        if provider is None:
+            provider = _PROVIDERS[stack] = AliasesProvider(stack, PROVIDER_ID)
+        return provider
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
@@ -113,6 +117,7 @@ class AliasesProvider(Construct):
             log_group=self.log_group,
         )
         self.function.node.add_dependency(self.policy)
+        self.function_arn = self.function.function_arn
         self._images: set[str] = set()
         self._image_keys: dict[str, str] = {}
 
@@ -145,6 +150,9 @@ class AliasesProvider(Construct):
         Validations.of(self.policy).acknowledge(Acknowledgment(id=iam_finding, reason=reason))
 
 
+_PROVIDERS: WeakKeyDictionary[Stack, AliasesProvider] = WeakKeyDictionary()
+
+
 def _nag_resource(resolved: Any) -> str:
     """How cdk-nag prints a resolved ARN in a finding id: intrinsics become ``<AWS::Region>`` etc."""
     if isinstance(resolved, str):
@@ -174,12 +182,15 @@ def add_floating_aliases(
     """
     provider = AliasesProvider.of(stack)
     provider.allow_image(image_name)
-    rendered = json.dumps(stack.resolve(config), sort_keys=True)
+    given = {key: value for key, value in config.items() if value is not None}
+    # Resolving (a jsii round trip) is needed only to render tokens; it also drops what is not set.
+    literal = not any(is_unresolved(value) for value in given.values())
+    rendered = json.dumps(given if literal else stack.resolve(given), sort_keys=True)
     digest = hashlib.sha256(rendered.encode()).hexdigest()[:16]
     resource = CustomResource(
         version,
         "Aliases",
-        service_token=provider.function.function_arn,
+        service_token=provider.function_arn,
         resource_type=RESOURCE_TYPE,
         service_timeout=SERVICE_TIMEOUT,
         properties={

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from aws_cdk import Aws, CfnMapping, Stack
 from aws_cdk import aws_ecr as ecr
@@ -23,6 +24,38 @@ _ECR_URI = re.compile(
     re.ASCII,
 )
 _DLC_MAPPING_ID = "SageMakerDeepLearningContainerRegistries"
+
+
+@dataclass
+class _StackFacts:
+    """What binding needs of a stack, read once per stack: each read is a jsii round trip."""
+
+    region: str
+    partition: str
+    dlc_account: str | None = None  # a Fn::FindInMap token, for a region-agnostic stack
+    repositories: dict[str, ecr.IRepository] = field(default_factory=dict)  # imports, by ARN
+
+
+_FACTS: WeakKeyDictionary[Stack, _StackFacts] = WeakKeyDictionary()
+
+
+def _facts(stack: Stack) -> _StackFacts:
+    facts = _FACTS.get(stack)
+    if facts is None:
+        facts = _FACTS[stack] = _StackFacts(region=stack.region, partition=stack.partition)
+    return facts
+
+
+def _imported_repository(scope: Construct, region: str, account: str, name: str) -> ecr.IRepository:
+    """One import per repository and stack, made under the first version that uses it."""
+    facts = _facts(Stack.of(scope))
+    arn = f"arn:{facts.partition}:ecr:{region}:{account}:repository/{name}"
+    repository = facts.repositories.get(arn)
+    if repository is None:
+        repository = facts.repositories[arn] = ecr.Repository.from_repository_attributes(
+            scope, "BaseImageRepository", repository_arn=arn, repository_name=name
+        )
+    return repository
 
 
 @dataclass(frozen=True)
@@ -79,12 +112,7 @@ class _UriBaseImage(BaseImage):
         match = _ECR_URI.fullmatch(self._uri)
         if match is None:
             return BaseImageConfig(self._uri)
-        stack = Stack.of(scope)
-        name = match["repository"]
-        arn = f"arn:{stack.partition}:ecr:{match['region']}:{match['account']}:repository/{name}"
-        repository = ecr.Repository.from_repository_attributes(
-            scope, "BaseImageRepository", repository_arn=arn, repository_name=name
-        )
+        repository = _imported_repository(scope, match["region"], match["account"], match["repository"])
         return BaseImageConfig(self._uri, repository)
 
 
@@ -110,9 +138,12 @@ class _DeepLearningContainerBaseImage(BaseImage):
 
     def bind(self, scope: Construct) -> BaseImageConfig:
         stack = Stack.of(scope)
-        region = stack.region
+        facts = _facts(stack)
+        region = facts.region
         if is_unresolved(region):
-            account = _dlc_mapping(stack).find_in_map(Aws.REGION, "account")
+            if facts.dlc_account is None:
+                facts.dlc_account = _dlc_mapping(stack).find_in_map(Aws.REGION, "account")
+            account = facts.dlc_account
             suffix = Aws.URL_SUFFIX
         else:
             if region not in REGISTRY_ACCOUNTS:
@@ -128,20 +159,12 @@ class _DeepLearningContainerBaseImage(BaseImage):
                 else DNS_SUFFIXES.get(region, "amazonaws.com")
             )
         name = self._repository_name
-        repository = ecr.Repository.from_repository_attributes(
-            scope,
-            "BaseImageRepository",
-            repository_arn=f"arn:{stack.partition}:ecr:{region}:{account}:repository/{name}",
-            repository_name=name,
-        )
+        repository = _imported_repository(scope, region, account, name)
         return BaseImageConfig(f"{account}.dkr.ecr.{region}.{suffix}/{name}:{self._tag}", repository)
 
 
 def _dlc_mapping(stack: Stack) -> CfnMapping:
-    """One mapping per stack from region to registry account, for stacks whose region is a token."""
-    existing = stack.node.try_find_child(_DLC_MAPPING_ID)
-    if isinstance(existing, CfnMapping):
-        return existing
+    """The stack's mapping from region to registry account, for stacks whose region is a token."""
     return CfnMapping(
         stack,
         _DLC_MAPPING_ID,

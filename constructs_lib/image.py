@@ -20,7 +20,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct, IDependable
 
 from . import validation
-from .tokens import identity, is_unresolved
+from .tokens import is_unresolved
 
 # What SageMaker needs on a base image's repository (ecr.Repository.grant_pull's repository actions);
 # ecr:GetAuthorizationToken is granted apart, since it has no resource narrower than "*".
@@ -63,7 +63,7 @@ class ImageBase(Resource):
         super().__init__(scope, id, physical_name=physical_name, environment_from_arn=environment_from_arn)
         self._versions: list[Construct] = []
         self._alias_holders: dict[str, Construct] = {}
-        self._granted_repositories: set[str] = set()
+        self._granted_repositories: set[ecr.IRepository] = set()
         # The image's own resource (none for imports): versions come after it, its role's grants before.
         self._image_resources: list[CfnResource] = []
 
@@ -102,14 +102,11 @@ class ImageBase(Resource):
     def _grant_pull(self, repository: ecr.IRepository) -> None:
         """Let the image's role pull the base image (a no-op for imported images and immutable roles).
 
-        Once per repository: many versions of an image usually share one.
+        Once per repository: many versions of an image usually share one (one import per stack).
         """
-        if self._pull_grantee is None:
+        if self._pull_grantee is None or repository in self._granted_repositories:
             return
-        key = identity(self.stack, repository.repository_arn)
-        if key in self._granted_repositories:
-            return
-        self._granted_repositories.add(key)
+        self._granted_repositories.add(repository)
         grant = repository.grant(self._pull_grantee, *ECR_PULL_ACTIONS)
         # SageMaker checks the role's access when it creates the image: the policy comes first.
         grant.apply_before(*self._image_resources)
@@ -141,7 +138,7 @@ class Image(ImageBase):
         :param description: ``ImageDescription``, 1-512 characters. Default: none.
         """
         super().__init__(scope, id, physical_name=image_name)
-        owner = f"Image {self.node.path!r}"
+        owner = validation.ConstructOwner("Image", self)
         validation.check(owner, "image_name (ImageName)", image_name, validation.IMAGE_NAME)
         validation.check(
             owner, "display_name (ImageDisplayName)", display_name, validation.IMAGE_DISPLAY_NAME

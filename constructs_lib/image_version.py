@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypedDict
 
-from aws_cdk import Resource
+from aws_cdk import Resource, Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
@@ -99,7 +99,7 @@ class ImageVersion(Resource):
         :param vendor_guidance: ``VendorGuidance``: a ``VendorGuidance`` or its string. Default: not set.
         """
         super().__init__(scope, id)
-        owner = f"ImageVersion {self.node.path!r}"
+        owner = validation.ConstructOwner("ImageVersion", self)
         validation.check(owner, "alias (Alias)", alias, validation.ALIAS)
         validation.check(owner, "ml_framework (MLFramework)", ml_framework, validation.ML_FRAMEWORK)
         validation.check(
@@ -134,11 +134,8 @@ class ImageVersion(Resource):
         self.resource = sagemaker.CfnImageVersion(
             self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
-        self.image_version_arn: str = self.resource.attr_image_version_arn
-        self.version: int | float = self.resource.attr_version
-        self.container_image: str = self.resource.attr_container_image
-        self.image_arn: str = self.resource.attr_image_arn
 
+        stack = Stack.of(self)
         if isinstance(image, ImageBase):
             image._register_version(self, ([alias] if alias else []) + floating)
             if config.repository is not None:
@@ -146,12 +143,33 @@ class ImageVersion(Resource):
         if floating:
             add_floating_aliases(
                 self,
-                stack=self.stack,
+                stack=stack,
                 image_name=image.image_name,
                 version_number=self.version,
                 aliases=floating,
                 config=mutable,
             )
+
+    # Read from the resource when asked: each read is a jsii round trip, and most go unread.
+    @property
+    def image_version_arn(self) -> str:
+        """The version's ARN."""
+        return self.resource.attr_image_version_arn
+
+    @property
+    def version(self) -> int | float:
+        """The version number SageMaker assigns (1, 2, ...), known at deploy time."""
+        return self.resource.attr_version
+
+    @property
+    def container_image(self) -> str:
+        """The registry path of the container image SageMaker made for this version."""
+        return self.resource.attr_container_image
+
+    @property
+    def image_arn(self) -> str:
+        """The ARN of the image this is a version of."""
+        return self.resource.attr_image_arn
 
     @staticmethod
     def from_image_version_arn(scope: Construct, id: str, image_version_arn: str) -> IImageVersion:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from constructs import IConstruct
+
 from .tokens import is_unresolved
 
 E = TypeVar("E", bound=Enum)
@@ -20,6 +22,20 @@ E = TypeVar("E", bound=Enum)
 
 class ValidationError(ValueError):
     """A property value AWS would reject; raised at synth time instead of failing the deployment."""
+
+
+class ConstructOwner:
+    """Names a construct in an error ("ImageVersion 'Stack/Image/V1'"), reading its path only then.
+
+    Reading a path is a jsii round trip; validation of a valid app needs none.
+    """
+
+    def __init__(self, kind: str, construct: IConstruct) -> None:
+        self._kind = kind
+        self._construct = construct
+
+    def __str__(self) -> str:
+        return f"{self._kind} {self._construct.node.path!r}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +72,7 @@ ECR_REPOSITORY_NAME = Rule(2, 256, r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+
 ECR_TAG = Rule(1, 128, r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 
 
-def check(owner: str, prop: str, value: str | None, rule: Rule) -> None:
+def check(owner: object, prop: str, value: str | None, rule: Rule) -> None:
     """Raise a ValidationError naming ``owner.prop``, the value and the rule when AWS would reject it."""
     if value is None or is_unresolved(value):
         return
@@ -65,7 +81,7 @@ def check(owner: str, prop: str, value: str | None, rule: Rule) -> None:
         raise ValidationError(f"{owner}: invalid {prop} {value!r}: {problem}")
 
 
-def check_enum(owner: str, prop: str, value: E | str | None, enum: type[E]) -> str | None:
+def check_enum(owner: object, prop: str, value: E | str | None, enum: type[E]) -> str | None:
     """Accept an enum member or its CloudFormation string; return the string for the template."""
     if value is None:
         return None
@@ -79,7 +95,7 @@ def check_enum(owner: str, prop: str, value: E | str | None, enum: type[E]) -> s
     return str(value)
 
 
-def check_aliases(owner: str, prop: str, aliases: Iterable[str]) -> list[str]:
+def check_aliases(owner: object, prop: str, aliases: Iterable[str]) -> list[str]:
     """Check each alias by the Alias rule and refuse repeats, which SageMaker would reject."""
     seen: list[str] = []
     for alias in aliases:
