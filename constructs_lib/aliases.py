@@ -80,8 +80,9 @@ class AliasesProvider(Construct):
             provider = _PROVIDERS[stack] = AliasesProvider(stack, PROVIDER_ID)
         return provider
 
-    def __init__(self, scope: Construct, id: str) -> None:
+    def __init__(self, scope: Stack, id: str) -> None:
         super().__init__(scope, id)
+        self._stack = scope
         self.log_group = logs.LogGroup(self, "LogGroup", retention=logs.RetentionDays.ONE_YEAR)
         role = iam.Role(
             self,
@@ -123,7 +124,7 @@ class AliasesProvider(Construct):
 
     def allow_image(self, image_name: str) -> None:
         """Let the function act on this image and on any of its versions, and on nothing else."""
-        stack = Stack.of(self)
+        stack = self._stack
         key = self._image_keys.get(image_name)
         if key is None:  # a literal name and an Image's name token resolve alike
             key = identity(stack, image_name)
@@ -145,7 +146,7 @@ class AliasesProvider(Construct):
 
     def _acknowledge(self, resource: str, reason: str) -> None:
         """Acknowledge cdk-nag's IAM5 finding for exactly this wildcard resource on the policy."""
-        rendered = _nag_resource(Stack.of(self).resolve(resource))
+        rendered = _nag_resource(self._stack.resolve(resource))
         iam_finding = f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered}]"
         Validations.of(self.policy).acknowledge(Acknowledgment(id=iam_finding, reason=reason))
 

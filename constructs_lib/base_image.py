@@ -46,9 +46,10 @@ def _facts(stack: Stack) -> _StackFacts:
     return facts
 
 
-def _imported_repository(scope: Construct, region: str, account: str, name: str) -> ecr.IRepository:
+def _imported_repository(
+    scope: Construct, facts: _StackFacts, region: str, account: str, name: str
+) -> ecr.IRepository:
     """One import per repository and stack, made under the first version that uses it."""
-    facts = _facts(Stack.of(scope))
     arn = f"arn:{facts.partition}:ecr:{region}:{account}:repository/{name}"
     repository = facts.repositories.get(arn)
     if repository is None:
@@ -112,7 +113,10 @@ class _UriBaseImage(BaseImage):
         match = _ECR_URI.fullmatch(self._uri)
         if match is None:
             return BaseImageConfig(self._uri)
-        repository = _imported_repository(scope, match["region"], match["account"], match["repository"])
+        facts = _facts(Stack.of(scope))
+        repository = _imported_repository(
+            scope, facts, match["region"], match["account"], match["repository"]
+        )
         return BaseImageConfig(self._uri, repository)
 
 
@@ -159,7 +163,7 @@ class _DeepLearningContainerBaseImage(BaseImage):
                 else DNS_SUFFIXES.get(region, "amazonaws.com")
             )
         name = self._repository_name
-        repository = _imported_repository(scope, region, account, name)
+        repository = _imported_repository(scope, facts, region, account, name)
         return BaseImageConfig(f"{account}.dkr.ecr.{region}.{suffix}/{name}:{self._tag}", repository)
 
 

@@ -11,7 +11,9 @@ _TOKEN_MARKERS = ("${Token[", "#{Token[")
 
 
 def is_unresolved(value: object) -> bool:
-    """``Token.is_unresolved``, answered in Python for a literal string."""
+    """``Token.is_unresolved``, answered in Python for a literal string, a bool or None."""
+    if value is None or isinstance(value, bool):
+        return False
     if isinstance(value, str) and not any(marker in value for marker in _TOKEN_MARKERS):
         return False
     return bool(Token.is_unresolved(value))
