@@ -75,13 +75,14 @@ class ImageBase(Resource):
 
         return ImageVersion(self, id, image=self, base_image=base_image, **options)
 
-    def _register_version(self, version: Construct, aliases: list[str]) -> None:
-        """Chain ``version`` after the previous one and reserve its aliases.
+    def _register_version(self, version: Construct, resource: CfnResource, aliases: list[str]) -> None:
+        """Chain ``version`` (its ``resource``) after the previous version and reserve its aliases.
 
         CloudFormation numbers versions in creation order, and a DependsOn chain is its documented way
-        to fix that order; it also keeps two versions of one image from being changed at once, which
-        SageMaker refuses ("Resource was modified concurrently"). Only the first version names the
-        image itself: the chain orders the rest after it.
+        to fix that order; it also keeps two versions of one image (and their aliases resources) from
+        being changed at once, which SageMaker refuses ("Resource was modified concurrently"). Only
+        the first version names the image itself: the chain orders the rest after it, and whatever a
+        version holds (its aliases resource) follows the version through its attributes.
         """
         for alias in aliases:
             if is_unresolved(alias):
@@ -94,9 +95,9 @@ class ImageBase(Resource):
                 )
             self._alias_holders[alias] = version
         if self._versions:
-            version.node.add_dependency(self._versions[-1])
+            resource.node.add_dependency(self._versions[-1])
         elif self._image_resources:
-            version.node.add_dependency(*self._image_resources)
+            resource.node.add_dependency(*self._image_resources)
         self._versions.append(version)
 
     def _grant_pull(self, repository: ecr.IRepository) -> None:

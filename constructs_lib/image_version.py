@@ -137,7 +137,7 @@ class ImageVersion(Resource):
 
         stack = Stack.of(self)
         if isinstance(image, ImageBase):
-            image._register_version(self, ([alias] if alias else []) + floating)
+            image._register_version(self, self.resource, ([alias] if alias else []) + floating)
             if config.repository is not None:
                 image._grant_pull(config.repository)
         if floating:

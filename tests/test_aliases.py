@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -150,6 +151,33 @@ def test_custom_resource_properties_timeout_and_policy_dependency(stack: cdk.Sta
     assert aliases.SERVICE_TIMEOUT.to_seconds() > aliases.FUNCTION_TIMEOUT.to_seconds()
 
 
+def references(value: Any) -> set[str]:
+    """Logical ids a property value refers to (Ref, Fn::GetAtt), at any depth."""
+    if isinstance(value, dict):
+        found = {value["Ref"]} if "Ref" in value else set()
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        return found.union(*(references(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(references(v) for v in value))
+    return set()
+
+
+def comes_after(resources: dict[str, Any], later: str, earlier: str) -> bool:
+    """Whether CloudFormation must finish ``earlier`` before it starts ``later`` (DependsOn or refs)."""
+    seen, todo = set(), [later]
+    while todo:
+        current = todo.pop()
+        edges = set(resources[current].get("DependsOn", [])) | references(resources[current]["Properties"])
+        for edge in edges - seen:
+            if edge == earlier:
+                return True
+            if edge in resources:
+                seen.add(edge)
+                todo.append(edge)
+    return False
+
+
 def test_custom_resources_are_chained_with_the_versions(stack: cdk.Stack) -> None:
     image = Image(stack, "Image", image_name="img")
     v1 = image.add_version("V1", base_image=DLC, aliases=["latest"])
@@ -157,9 +185,10 @@ def test_custom_resources_are_chained_with_the_versions(stack: cdk.Stack) -> Non
     v3 = image.add_version("V3", base_image=DLC, aliases=["edge"])
     resources = Template.from_stack(stack).to_json()["Resources"]
     # V1 -> V1 aliases -> V2 -> V2 aliases -> V3 -> V3 aliases: no two moves on one image at once.
-    for before, after in ((v1, v2), (v2, v3)):
-        assert aliases_id(before) in resources[logical_id(after)]["DependsOn"]
-        assert aliases_id(before) in resources[aliases_id(after)]["DependsOn"]
+    order = [node for v in (v1, v2, v3) for node in (logical_id(v), aliases_id(v))]
+    for earlier, later in itertools.pairwise(order):
+        assert comes_after(resources, later, earlier), f"{later} is not ordered after {earlier}"
+        assert not comes_after(resources, earlier, later)
     for version in (v1, v2, v3):
         assert resources[aliases_id(version)]["Properties"]["Version"] == {
             "Fn::GetAtt": [logical_id(version), "Version"]
