@@ -45,6 +45,18 @@ class ImageSpec:
 
 # (construct id, ECR repository, MLFramework name, job type, processor,
 #  [(framework version, python, CUDA or "" for CPU, Ubuntu)] oldest first)
+_PYTORCH_GPU = [
+    ("1.13.1", "py39", "cu117", "20.04"),
+    ("2.0.1", "py310", "cu118", "20.04"),
+    ("2.1.0", "py310", "cu121", "20.04"),
+    ("2.2.0", "py310", "cu121", "20.04"),
+    ("2.3.0", "py311", "cu121", "20.04"),
+    ("2.4.0", "py311", "cu124", "22.04"),
+    ("2.5.1", "py311", "cu124", "22.04"),
+    ("2.6.0", "py312", "cu126", "22.04"),
+    ("2.7.1", "py312", "cu128", "22.04"),
+    ("2.8.0", "py312", "cu129", "22.04"),
+]
 _TABLE: list[tuple[str, str, str, str, str, list[tuple[str, str, str, str]]]] = [
     (
         "PyTorchTraining",
@@ -52,18 +64,7 @@ _TABLE: list[tuple[str, str, str, str, str, list[tuple[str, str, str, str]]]] = 
         "PyTorch",
         "TRAINING",
         "GPU",
-        [
-            ("1.13.1", "py39", "cu117", "20.04"),
-            ("2.0.1", "py310", "cu118", "20.04"),
-            ("2.1.0", "py310", "cu121", "20.04"),
-            ("2.2.0", "py310", "cu121", "20.04"),
-            ("2.3.0", "py311", "cu121", "20.04"),
-            ("2.4.0", "py311", "cu124", "22.04"),
-            ("2.5.1", "py311", "cu124", "22.04"),
-            ("2.6.0", "py312", "cu126", "22.04"),
-            ("2.7.1", "py312", "cu128", "22.04"),
-            ("2.8.0", "py312", "cu129", "22.04"),
-        ],
+        _PYTORCH_GPU,
     ),
     (
         "PyTorchInference",
@@ -128,18 +129,7 @@ _TABLE: list[tuple[str, str, str, str, str, list[tuple[str, str, str, str]]]] = 
         "PyTorch",
         "NOTEBOOK_KERNEL",
         "GPU",
-        [
-            ("1.13.1", "py39", "cu117", "20.04"),
-            ("2.0.1", "py310", "cu118", "20.04"),
-            ("2.1.0", "py310", "cu121", "20.04"),
-            ("2.2.0", "py310", "cu121", "20.04"),
-            ("2.3.0", "py311", "cu121", "20.04"),
-            ("2.4.0", "py311", "cu124", "22.04"),
-            ("2.5.1", "py311", "cu124", "22.04"),
-            ("2.6.0", "py312", "cu126", "22.04"),
-            ("2.7.1", "py312", "cu128", "22.04"),
-            ("2.8.0", "py312", "cu129", "22.04"),
-        ],
+        _PYTORCH_GPU,
     ),
 ]
 
