@@ -135,7 +135,6 @@ class ImageVersion(Resource):
             self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
 
-        stack = Stack.of(self)
         if isinstance(image, ImageBase):
             image._register_version(self, self.resource, ([alias] if alias else []) + floating)
             if config.repository is not None:
@@ -143,7 +142,7 @@ class ImageVersion(Resource):
         if floating:
             add_floating_aliases(
                 self,
-                stack=stack,
+                stack=Stack.of(self),
                 image_name=image.image_name,
                 version_number=self.version,
                 aliases=floating,
