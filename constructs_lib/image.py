@@ -90,8 +90,9 @@ class ImageBase(Resource):
             holder = self._alias_holders.get(alias)
             if holder is not None:
                 raise validation.ValidationError(
-                    f"ImageVersion {version.node.path!r}: alias {alias!r} is already claimed by "
-                    f"{holder.node.path!r}; SageMaker lets an alias name only one version of an image"
+                    f"{validation.ConstructOwner('ImageVersion', version)}: alias {alias!r} is already "
+                    f"claimed by {holder.node.path!r}; SageMaker lets an alias name only one version of "
+                    "an image"
                 )
             self._alias_holders[alias] = version
         if self._versions:
