@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, Unpack
+from weakref import WeakKeyDictionary
 
+import jsii
 from aws_cdk import (
     Acknowledgment,
+    Annotations,
     Arn,
     ArnComponents,
     ArnFormat,
     CfnResource,
+    RemovalPolicy,
     Resource,
     Stack,
     Validations,
@@ -17,7 +21,7 @@ from aws_cdk import (
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, IConstruct, IDependable
+from constructs import Construct, Dependable, IConstruct
 
 from . import validation
 from .tokens import is_unresolved
@@ -25,6 +29,8 @@ from .tokens import is_unresolved
 # What SageMaker needs on a base image's repository (ecr.Repository.grant_pull's repository actions);
 # ecr:GetAuthorizationToken is granted apart, since it has no resource narrower than "*".
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
+# Warning ids are API: users acknowledge them with Annotations.of(...).acknowledge_warning(id).
+IMMUTABLE_ROLE_WARNING = "@sagemaker-image-constructs/image:immutable-role"
 
 if TYPE_CHECKING:
     from .base_image import BaseImage
@@ -50,7 +56,7 @@ class ImageBase(Resource):
 
     image_name: str
     image_arn: str
-    _pull_grantee: iam.IGrantable | None = None
+    _pull_grantee: iam.IRole | None = None
 
     def __init__(
         self,
@@ -61,11 +67,17 @@ class ImageBase(Resource):
         environment_from_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id, physical_name=physical_name, environment_from_arn=environment_from_arn)
+        self._home = Stack.of(self)
         self._versions: list[Construct] = []
         self._alias_holders: dict[str, Construct] = {}
         self._granted_repositories: set[ecr.IRepository] = set()
+        # Pull grants for versions in other stacks, one policy per stack (in that stack), by stack path.
+        self._foreign_pull_policies: dict[str, iam.Policy] = {}
         # The image's own resource (none for imports): versions come after it, its role's grants before.
         self._image_resources: list[CfnResource] = []
+        self._environment: tuple[str, str] | None = None
+        # An image imported by ARN may be of another account or region than the stack it is used in.
+        self._environment_from_arn = environment_from_arn is not None
 
     def add_version(
         self, id: str, *, base_image: BaseImage, **options: Unpack[ImageVersionOptions]
@@ -75,8 +87,15 @@ class ImageBase(Resource):
 
         return ImageVersion(self, id, image=self, base_image=base_image, **options)
 
-    def _register_version(self, version: Construct, resource: CfnResource, aliases: list[str]) -> None:
-        """Chain ``version`` (its ``resource``) after the previous version and reserve its aliases.
+    def _register_version(
+        self,
+        version: Construct,
+        resource: CfnResource,
+        aliases: list[str],
+        repository: ecr.IRepository | None,
+    ) -> None:
+        """Chain ``version`` (its ``resource``) after the previous version, reserve its aliases, and
+        let the image's role pull its base image.
 
         CloudFormation numbers versions in creation order, and a DependsOn chain is its documented way
         to fix that order; it also keeps two versions of one image (and their aliases resources) from
@@ -84,6 +103,10 @@ class ImageBase(Resource):
         the first version names the image itself: the chain orders the rest after it, and whatever a
         version holds (its aliases resource) follows the version through its attributes.
         """
+        stack = Stack.of(version)
+        foreign = not _same_stack(stack, self._home)
+        if foreign or self._environment_from_arn:
+            self._check_environment(version, stack)
         for alias in aliases:
             if is_unresolved(alias):
                 continue
@@ -96,10 +119,81 @@ class ImageBase(Resource):
                 )
             self._alias_holders[alias] = version
         if self._versions:
-            resource.node.add_dependency(self._versions[-1])
+            previous = self._versions[-1]
+            if foreign or not _same_stack(Stack.of(previous), stack):
+                self._check_order(previous, version)
+            resource.node.add_dependency(previous)
         elif self._image_resources:
             resource.node.add_dependency(*self._image_resources)
         self._versions.append(version)
+        if repository is not None:
+            if foreign:
+                self._grant_pull_in(stack, version, resource, repository)
+            else:
+                self._grant_pull(repository)
+
+    def _check_environment(self, version: Construct, stack: Stack) -> None:
+        """Refuse a version whose stack is in another account or region than the image (both known)."""
+        if self._environment is None:
+            self._environment = (self.env.account, self.env.region)
+        mine = self._environment
+        theirs = (stack.account, stack.region)
+        for own, other in zip(mine, theirs, strict=True):
+            if not is_unresolved(own) and not is_unresolved(other) and own != other:
+                raise validation.ValidationError(
+                    f"{validation.ConstructOwner('ImageVersion', version)}: its stack "
+                    f"{stack.node.path!r} is in account {theirs[0]!r}, region {theirs[1]!r}, but its image "
+                    f"{self.node.path!r} is in account {mine[0]!r}, region {mine[1]!r}; a version must be "
+                    "created in its image's account and region"
+                )
+
+    def _check_order(self, previous: Construct, version: Construct) -> None:
+        """Refuse a version that CloudFormation could create only before the one declared before it.
+
+        Chaining ``version`` after ``previous`` makes its (top-level) stack depend on the previous
+        version's stack. That is a cycle when that stack already waits for this one: through the
+        stacks' own dependencies, or through this image (a version's stack references the image's stack,
+        and each version's stack waits for the previous version's).
+        """
+        before, after = _root(Stack.of(previous)), _root(Stack.of(version))
+        if before is after or not self._waits_for(before, after):
+            return
+        raise validation.ValidationError(
+            f"{validation.ConstructOwner('ImageVersion', version)}: cannot be the next version of image "
+            f"{self.node.path!r} after {previous.node.path!r}: stack {before.node.path!r} (of "
+            f"{previous.node.path!r}) already deploys after stack {after.node.path!r} (of "
+            f"{version.node.path!r}), so CloudFormation cannot create them in this order. Declare the "
+            f"versions in deployment order: put {version.node.id!r} in stack {before.node.path!r} or in a "
+            "stack that deploys after it, or declare it before the other version"
+        )
+
+    def _waits_for(self, source: Stack, target: Stack) -> bool:
+        """Whether stack ``source`` deploys after ``target``, by stack dependencies or this image."""
+        edges: dict[str, list[Stack]] = {}
+
+        def edge(a: Stack, b: Stack) -> None:
+            if a is not b:
+                edges.setdefault(a.node.path, []).append(b)
+
+        home = _root(self._home)
+        roots = [_root(Stack.of(v)) for v in self._versions]
+        for index, root in enumerate(roots):
+            if self._image_resources:  # a defined image's name is a reference to its stack
+                edge(root, home)
+            if index:
+                edge(root, roots[index - 1])
+        seen: set[str] = set()
+        pending = [source]
+        while pending:
+            stack = pending.pop()
+            if stack.node.path == target.node.path:
+                return True
+            if stack.node.path in seen:
+                continue
+            seen.add(stack.node.path)
+            pending.extend(edges.get(stack.node.path, []))
+            pending.extend(_root(s) for s in stack.dependencies)
+        return False
 
     def _grant_pull(self, repository: ecr.IRepository) -> None:
         """Let the image's role pull the base image (a no-op for imported images and immutable roles).
@@ -113,12 +207,34 @@ class ImageBase(Resource):
         # SageMaker checks the role's access when it creates the image: the policy comes first.
         grant.apply_before(*self._image_resources)
 
+    def _grant_pull_in(
+        self, stack: Stack, version: Construct, resource: CfnResource, repository: ecr.IRepository
+    ) -> None:
+        """The pull grant of a version in another stack than its image, kept in the version's stack.
 
+        In the image's stack, a policy naming a repository of the version's stack would make the image's
+        stack depend on the version's, which depends on the image's: a cycle. So the statement goes into
+        a policy of the version's stack, attached to the image's role, and the version waits for it.
+        """
+        if self._pull_grantee is None:
+            return
+        policy = self._foreign_pull_policies.get(stack.node.path)
+        if policy is None:
+            policy = iam.Policy(version, "BaseImagePullPolicy", roles=[self._pull_grantee])
+            self._foreign_pull_policies[stack.node.path] = policy
+        policy.add_statements(
+            iam.PolicyStatement(actions=list(ECR_PULL_ACTIONS), resources=[repository.repository_arn])
+        )
+        resource.node.add_dependency(policy)
+
+
+@jsii.implements(iam.IGrantable)
 class Image(ImageBase):
     """A SageMaker custom image with a generated least-privilege role.
 
     The generated role trusts SageMaker and may pull only from the ECR repositories its versions'
     base images come from (plus ``ecr:GetAuthorizationToken``, which has no narrower resource).
+    It is an ``iam.IGrantable``: ``repository.grant_pull(image)`` grants to its role.
     Tags: use ``Tags.of(image)``.
     """
 
@@ -131,13 +247,18 @@ class Image(ImageBase):
         role: iam.IRole | None = None,
         display_name: str | None = None,
         description: str | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         """
         :param image_name: ``ImageName``: 1-63 letters, digits, and single ``-`` or ``.`` between them.
         :param role: the role SageMaker assumes for this image. Default: a generated role that may
-            pull only its versions' base images; a given mutable role receives the same grants.
+            pull only its versions' base images. A given mutable role receives the same grants; an
+            immutable one (``mutable=False``, ``without_policy_updates()``) receives none, and a synth
+            warning names what it needs.
         :param display_name: ``ImageDisplayName``, 1-128 characters. Default: none.
         :param description: ``ImageDescription``, 1-512 characters. Default: none.
+        :param removal_policy: what happens to the image when it leaves the stack. Default:
+            ``RemovalPolicy.DESTROY`` (CloudFormation's default for the resource).
         """
         super().__init__(scope, id, physical_name=image_name)
         owner = validation.ConstructOwner("Image", self)
@@ -153,8 +274,8 @@ class Image(ImageBase):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Lets SageMaker pull the base images of this SageMaker image's versions",
         )
-        self._pull_grantee = self.role
-        ecr_authorization = self._grant_ecr_authorization(generated_role=role is None)
+        mutable = role is None or _is_mutable(role)
+        self._pull_grantee = self.role if mutable else None
         resource = sagemaker.CfnImage(
             self,
             "Resource",
@@ -163,9 +284,19 @@ class Image(ImageBase):
             image_display_name=display_name,
             image_description=description,
         )
-        # The role comes first through ImageRoleArn; its policies must too.
-        resource.node.add_dependency(*ecr_authorization)
+        if mutable:
+            # The role comes first through ImageRoleArn; its policies must too.
+            resource.node.add_dependency(_ecr_authorization_policy(self, self.role))
+        else:
+            Annotations.of(self).add_warning_v2(
+                IMMUTABLE_ROLE_WARNING,
+                f"The role {self.role.role_arn} is immutable, so this library grants it nothing. Give it "
+                f"ecr:GetAuthorizationToken on '*' and {', '.join(ECR_PULL_ACTIONS)} on the ECR "
+                "repositories of this image's base images, and trust sagemaker.amazonaws.com",
+            )
         self._image_resources.append(resource)
+        if removal_policy is not None:
+            resource.apply_removal_policy(removal_policy)
         self.image_arn = self._get_resource_arn_attribute(
             resource.attr_image_arn,
             service="sagemaker",
@@ -174,33 +305,9 @@ class Image(ImageBase):
         )
         self.image_name = self._get_resource_name_attribute(image_name)
 
-    def _grant_ecr_authorization(self, *, generated_role: bool) -> list[IDependable]:
-        """Grant ``ecr:GetAuthorizationToken``, which AWS offers on no resource narrower than "*".
-
-        For the generated role it sits alone in a policy of its own, so that the cdk-nag finding it
-        raises is acknowledged there and nowhere else; a given role gets it like any other grant.
-        """
-        if not generated_role:
-            statement = _ecr_authorization_statement()
-            grant = iam.Grant.add_to_principal(
-                grantee=self.role, actions=statement.actions, resource_arns=statement.resources
-            )
-            return [grant]
-        policy = iam.Policy(
-            self, "EcrAuthorizationPolicy", statements=[_ecr_authorization_statement()], roles=[self.role]
-        )
-        Validations.of(policy).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken authorizes registry logins and supports no resource "
-                "narrower than '*'; image pulls are limited to the base images' repositories",
-            )
-        )
-        return [policy]
-
     @property
     def grant_principal(self) -> iam.IPrincipal:
-        """The role's principal, for granting the image access to more (``IGrantable``)."""
+        """The role's principal, for granting the image access to more (``iam.IGrantable``)."""
         return self.role.grant_principal
 
     @staticmethod
@@ -213,15 +320,21 @@ class Image(ImageBase):
     @staticmethod
     def from_image_arn(scope: Construct, id: str, image_arn: str) -> ImageBase:
         """Import an image by its ARN, which must be a literal (its name is parsed from it)."""
+        owner = f"Image.from_image_arn {id!r}"
         if is_unresolved(image_arn):
             raise validation.ValidationError(
-                f"Image.from_image_arn {id!r}: the ARN is an unresolved token ({image_arn}), so the image "
+                f"{owner}: the ARN is an unresolved token ({image_arn}), so the image "
                 "name cannot be parsed from it; use Image.from_image_name(scope, id, image_name) instead"
             )
-        parts = _split_arn(image_arn, "image", f"Image.from_image_arn {id!r}")
-        name = parts.resource_name or ""
-        validation.check(f"Image.from_image_arn {id!r}", "image name", name, validation.IMAGE_NAME)
+        name = image_name_from_arn(image_arn, owner)
         return _ImportedImage(scope, id, image_name=name, image_arn=image_arn, environment_from_arn=image_arn)
+
+
+def image_name_from_arn(image_arn: str, owner: str) -> str:
+    """The image name of a literal image ARN, or a ValidationError naming ``owner``."""
+    name = _split_arn(image_arn, "image", owner).resource_name or ""
+    validation.check(owner, "image name", name, validation.IMAGE_NAME)
+    return name
 
 
 class _ImportedImage(ImageBase):
@@ -239,8 +352,56 @@ class _ImportedImage(ImageBase):
         self.image_arn = image_arn
 
 
-def _ecr_authorization_statement() -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
+def _is_mutable(role: iam.IRole) -> bool:
+    """Whether grants to ``role`` land in its policies.
+
+    An immutable role (``Role.from_role_arn(..., mutable=False)``, ``without_policy_updates()``, a
+    role of another account) ignores grants, and forwards dependencies to the role it wraps; that
+    is the only public trait that tells it apart, since jsii hands both kinds to Python as ``IRole``.
+    """
+    if iam.Role.is_role(role):
+        return True
+    roots = Dependable.of(role).dependency_roots
+    return [root.node.path for root in roots] == [role.node.path]
+
+
+_AUTHORIZATION_POLICIES: WeakKeyDictionary[Stack, dict[str, iam.Policy]] = WeakKeyDictionary()
+
+
+def _ecr_authorization_policy(image: Image, role: iam.IRole) -> iam.Policy:
+    """``ecr:GetAuthorizationToken``, which AWS offers on no resource narrower than "*".
+
+    It sits alone in a policy of its own, so that the cdk-nag finding it raises is acknowledged there
+    and nowhere else; one per role and stack, since every inline policy counts toward the role's
+    10,240 characters, and images that share a role need it once.
+    """
+    policies = _AUTHORIZATION_POLICIES.setdefault(image._home, {})
+    key = role.node.path
+    policy = policies.get(key)
+    if policy is None:
+        statement = iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
+        policy = policies[key] = iam.Policy(
+            image, "EcrAuthorizationPolicy", statements=[statement], roles=[role]
+        )
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken authorizes registry logins and supports no resource "
+                "narrower than '*'; image pulls are limited to the base images' repositories",
+            )
+        )
+    return policy
+
+
+def _same_stack(a: Stack, b: Stack) -> bool:
+    return a is b or a.node.path == b.node.path
+
+
+def _root(stack: Stack) -> Stack:
+    """The top-level stack a (possibly nested) stack deploys with."""
+    while stack.nested_stack_parent is not None:
+        stack = stack.nested_stack_parent
+    return stack
 
 
 def _split_arn(arn: str, resource: str, owner: str) -> ArnComponents:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypedDict
 
-from aws_cdk import Resource, Stack
+from aws_cdk import CustomResource, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
@@ -13,7 +13,7 @@ from . import validation
 from .aliases import add_floating_aliases
 from .base_image import BaseImage
 from .enums import JobType, Processor, VendorGuidance
-from .image import IImage, Image, ImageBase, _split_arn
+from .image import IImage, ImageBase, _split_arn, image_name_from_arn
 from .tokens import is_unresolved
 
 
@@ -53,6 +53,7 @@ class ImageVersionOptions(TypedDict, total=False):
     programming_lang: str
     release_notes: str
     vendor_guidance: VendorGuidance | str
+    removal_policy: RemovalPolicy
 
 
 class ImageVersion(Resource):
@@ -78,6 +79,7 @@ class ImageVersion(Resource):
         programming_lang: str | None = None,
         release_notes: str | None = None,
         vendor_guidance: VendorGuidance | str | None = None,
+        removal_policy: RemovalPolicy | None = None,
     ) -> None:
         """
         :param image: the image this is a version of (an ``Image`` or an import).
@@ -97,9 +99,12 @@ class ImageVersion(Resource):
             Default: not set.
         :param release_notes: ``ReleaseNotes``, 1-255 characters. Default: not set.
         :param vendor_guidance: ``VendorGuidance``: a ``VendorGuidance`` or its string. Default: not set.
+        :param removal_policy: what happens to the version, and to its floating aliases, when it leaves
+            the stack; ``RETAIN`` keeps both. Default: ``RemovalPolicy.DESTROY``.
         """
         super().__init__(scope, id)
         owner = validation.ConstructOwner("ImageVersion", self)
+        validation.check_type(owner, "alias (Alias)", alias, str, "one alias as a string")
         validation.check(owner, "alias (Alias)", alias, validation.ALIAS)
         validation.check(owner, "ml_framework (MLFramework)", ml_framework, validation.ML_FRAMEWORK)
         validation.check(
@@ -111,7 +116,7 @@ class ImageVersion(Resource):
         validation.check(owner, "base_image (BaseImage)", config.image_uri, validation.BASE_IMAGE)
 
         floating = validation.check_aliases(owner, "aliases", aliases or [])
-        if alias is not None and alias in floating:
+        if alias is not None and not is_unresolved(floating) and alias in floating:
             raise validation.ValidationError(
                 f"{owner}: invalid aliases: {alias!r} is already the version's alias (Alias)"
             )
@@ -136,11 +141,13 @@ class ImageVersion(Resource):
         )
 
         if isinstance(image, ImageBase):
-            image._register_version(self, self.resource, ([alias] if alias else []) + floating)
-            if config.repository is not None:
-                image._grant_pull(config.repository)
+            claimed = [] if is_unresolved(floating) else floating
+            image._register_version(
+                self, self.resource, ([alias] if alias else []) + claimed, config.repository
+            )
+        self._aliases_resource: CustomResource | None = None
         if floating:
-            add_floating_aliases(
+            self._aliases_resource = add_floating_aliases(
                 self,
                 stack=Stack.of(self),
                 image_name=image.image_name,
@@ -148,6 +155,14 @@ class ImageVersion(Resource):
                 aliases=floating,
                 config=mutable,
             )
+        if removal_policy is not None:
+            self.apply_removal_policy(removal_policy)
+
+    def apply_removal_policy(self, policy: RemovalPolicy) -> None:
+        """Apply ``policy`` to the version and to its floating aliases: a kept version keeps them."""
+        super().apply_removal_policy(policy)
+        if self._aliases_resource is not None:
+            self._aliases_resource.apply_removal_policy(policy)
 
     # Read from the resource when asked: each read is a jsii round trip, and most go unread.
     @property
@@ -182,12 +197,18 @@ class ImageVersion(Resource):
             )
         parts = _split_arn(image_version_arn, "image-version", owner)
         image_name, _, number = (parts.resource_name or "").rpartition("/")
-        if not image_name or not number.isascii() or not number.isdigit() or int(number) < 1:
+        if (
+            not image_name
+            or not validation.VERSION_NUMBER.fullmatch(number)
+            or int(number) > validation.INT32_MAX
+        ):
             raise validation.ValidationError(
                 f"{owner}: {image_version_arn!r} is not an ARN of the form "
-                "arn:<partition>:sagemaker:<region>:<account>:image-version/<image-name>/<version>"
+                "arn:<partition>:sagemaker:<region>:<account>:image-version/<image-name>/<version>, where "
+                f"<version> is a whole number from 1 to {validation.INT32_MAX} without leading zeros"
             )
         image_arn = f"arn:{parts.partition}:sagemaker:{parts.region}:{parts.account}:image/{image_name}"
+        image_name_from_arn(image_arn, owner)
         return _ImportedImageVersion(
             scope, id, image_version_arn=image_version_arn, image_arn=image_arn, version=int(number)
         )
@@ -200,5 +221,7 @@ class _ImportedImageVersion(Resource):
         super().__init__(scope, id, environment_from_arn=image_version_arn)
         self.image_version_arn = image_version_arn
         self.version = version
+        from .image import Image
+
         self.image: IImage = Image.from_image_arn(self, "Image", image_arn)
         self.image_arn = image_arn

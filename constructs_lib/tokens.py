@@ -11,11 +11,15 @@ _TOKEN_MARKERS = ("${Token[", "#{Token[")
 
 
 def is_unresolved(value: object) -> bool:
-    """``Token.is_unresolved``, answered in Python for a literal string, a bool or None."""
+    """``Token.is_unresolved``, answered in Python for a literal string, bool, None or list of them."""
     if value is None or isinstance(value, bool):
         return False
     if isinstance(value, str) and not any(marker in value for marker in _TOKEN_MARKERS):
         return False
+    if isinstance(value, list | tuple) and not any(
+        isinstance(item, str) and any(marker in item for marker in _TOKEN_MARKERS) for item in value
+    ):
+        return False  # a list token is a list holding one "#{Token[...]}" string
     return bool(Token.is_unresolved(value))
 
 

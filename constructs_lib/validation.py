@@ -67,6 +67,10 @@ ML_FRAMEWORK = Rule(1, 128, r"^[a-zA-Z]+ ?\d+\.\d+(\.\d+)?$")
 PROGRAMMING_LANG = Rule(1, 128, r"^[a-zA-Z]+ ?\d+\.\d+(\.\d+)?$")
 RELEASE_NOTES = Rule(1, 255)
 
+# An image version's number, as SageMaker gives it (an Integer >= 1) and as it stands in an ARN.
+VERSION_NUMBER = re.compile(r"[1-9][0-9]*", re.ASCII)
+INT32_MAX = 2**31 - 1
+
 # ECR (for the base-image helpers that build a registry path)
 ECR_REPOSITORY_NAME = Rule(2, 256, r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 ECR_TAG = Rule(1, 128, r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
@@ -95,10 +99,30 @@ def check_enum(owner: object, prop: str, value: E | str | None, enum: type[E]) -
     return str(value)
 
 
+def check_type(owner: object, prop: str, value: object, kind: type, expected: str) -> None:
+    """Refuse a value of the wrong Python type (not a token) with the type expected, not a TypeError."""
+    if value is None or isinstance(value, kind) or is_unresolved(value):
+        return
+    raise ValidationError(
+        f"{owner}: invalid {prop} {value!r}: expected {expected}, got {type(value).__name__}"
+    )
+
+
 def check_aliases(owner: object, prop: str, aliases: Iterable[str]) -> list[str]:
-    """Check each alias by the Alias rule and refuse repeats, which SageMaker would reject."""
+    """Check each alias by the Alias rule and refuse repeats, which SageMaker would reject.
+
+    A list token (a CommaDelimitedList parameter) is only known at deploy time and is returned as is.
+    """
+    if is_unresolved(aliases):
+        return aliases  # type: ignore[return-value]
+    if isinstance(aliases, str | bytes) or not isinstance(aliases, Iterable):
+        raise ValidationError(
+            f"{owner}: invalid {prop} {aliases!r}: expected a list of alias strings, such as [{aliases!r}], "
+            f"got {type(aliases).__name__}"
+        )
     seen: list[str] = []
     for alias in aliases:
+        check_type(owner, prop, alias, str, "a list of alias strings")
         check(owner, prop, alias, ALIAS)
         if alias in seen and not is_unresolved(alias):
             raise ValidationError(f"{owner}: invalid {prop}: {alias!r} is listed twice")

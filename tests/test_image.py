@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from constructs_lib import BaseImage, Image, ValidationError
 
@@ -130,22 +130,64 @@ def test_given_mutable_role_gets_the_same_grants_and_no_role_is_generated(stack_
     template.has_resource_properties(
         "AWS::SageMaker::Image", {"ImageRoleArn": "arn:aws:iam::111122223333:role/platform-sagemaker"}
     )
-    _, policy = only(template, "AWS::IAM::Policy")
-    assert policy["Properties"]["Roles"] == ["platform-sagemaker"]
-    actions = [s["Action"] for s in sorted_actions(policy)]
-    assert actions == ["ecr:GetAuthorizationToken", PULL_ACTIONS]
+    policies = template.find_resources("AWS::IAM::Policy")
+    assert {p["Properties"]["Roles"][0] for p in policies.values()} == {"platform-sagemaker"}
+    # The pull grant goes where grants go (the role's DefaultPolicy); the "*" stays in the library's own.
+    default = policies[template_id(template, "GivenPolicy")]
+    assert [s["Action"] for s in sorted_actions(default)] == [PULL_ACTIONS]
+    authorization = policies[template_id(template, "ImageEcrAuthorizationPolicy")]
+    assert authorization["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "ecr:GetAuthorizationToken", "Effect": "Allow", "Resource": "*"}
+    ]
     assert image.role is role
     _, cfn_image = only(template, "AWS::SageMaker::Image")
-    assert template_id(template, "GivenPolicy") in cfn_image["DependsOn"]
+    assert set(cfn_image["DependsOn"]) == {
+        template_id(template, "GivenPolicy"),
+        template_id(template, "ImageEcrAuthorizationPolicy"),
+    }
 
 
-def test_given_immutable_role_is_left_untouched(stack: cdk.Stack) -> None:
-    role = iam.Role.from_role_arn(stack, "Given", "arn:aws:iam::111122223333:role/locked", mutable=False)
+@pytest.mark.parametrize("how", ["from_role_arn", "without_policy_updates", "other_account"])
+def test_given_immutable_role_is_left_untouched_with_a_warning(stack_in, how: str) -> None:  # type: ignore[no-untyped-def]
+    stack = stack_in("us-west-2")
+    if how == "from_role_arn":
+        arn = "arn:aws:iam::111122223333:role/locked"
+        role = iam.Role.from_role_arn(stack, "Given", arn, mutable=False)
+    elif how == "other_account":  # CDK cannot change a role of another account
+        role = iam.Role.from_role_arn(stack, "Given", "arn:aws:iam::444455556666:role/locked")
+    else:
+        role = iam.Role(
+            stack, "Given", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com")
+        ).without_policy_updates()
     image = Image(stack, "Image", image_name="my-image", role=role)
     image.add_version("V1", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1-gpu"))
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::IAM::Policy", 0)
-    template.resource_count_is("AWS::IAM::Role", 0)
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+    (warning,) = Annotations.from_stack(stack).find_warning("/Stack-us-west-2/Image", Match.any_value())
+    message = warning.entry.data
+    assert "[ack: @sagemaker-image-constructs/image:immutable-role]" in message
+    for action in ["ecr:GetAuthorizationToken", *PULL_ACTIONS]:
+        assert action in message
+
+
+def test_a_mutable_role_gets_no_immutable_role_warning(stack: cdk.Stack) -> None:
+    role = iam.Role.from_role_arn(stack, "Given", "arn:aws:iam::111122223333:role/open")
+    Image(stack, "Image", image_name="my-image", role=role)
+    Image(stack, "Generated", image_name="other-image")
+    assert Annotations.from_stack(stack).find_warning("*", Match.any_value()) == []
+
+
+def test_images_sharing_a_role_share_its_one_authorization_policy(stack: cdk.Stack) -> None:
+    """Each inline policy counts toward the role's 10,240 characters: one "*" statement serves all."""
+    role = iam.Role(stack, "Shared", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    for index in range(5):
+        Image(stack, f"Image{index}", image_name=f"image-{index}", role=role)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IAM::Policy", 1)
+    authorization = template_id(template, "Image0EcrAuthorizationPolicy")
+    for image in template.find_resources("AWS::SageMaker::Image").values():
+        assert image["DependsOn"] == [authorization]
 
 
 def test_attributes_and_grant_principal(stack: cdk.Stack) -> None:
