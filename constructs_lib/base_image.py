@@ -23,6 +23,11 @@ _ECR_URI = re.compile(
     r"(?P<repository>[a-z0-9._/-]+?)(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?",
     re.ASCII,
 )
+# A registry host at the start of a repository name: "<account>.dkr.ecr[-fips].<region>.<suffix>/",
+# "public.ecr.aws/", or any host with a port or a known registry domain.
+_REGISTRY_HOST = re.compile(
+    r"[^/]*(?:\.dkr\.ecr(?:-fips)?\.|\.amazonaws\.com|\.ecr\.aws|docker\.io|:)[^/]*/", re.ASCII
+)
 _DLC_MAPPING_ID = "SageMakerDeepLearningContainerRegistries"
 
 
@@ -135,6 +140,12 @@ class _EcrBaseImage(BaseImage):
 class _DeepLearningContainerBaseImage(BaseImage):
     def __init__(self, repository_name: str, tag: str) -> None:
         owner = "BaseImage.from_deep_learning_container"
+        if not is_unresolved(repository_name) and _REGISTRY_HOST.match(repository_name):
+            raise validation.ValidationError(
+                f"{owner}: invalid repository_name {repository_name!r}: expected the repository name "
+                "alone (such as 'pytorch-training'); the registry comes from the stack's region. For a "
+                "full URI, use BaseImage.from_uri"
+            )
         validation.check(owner, "repository_name", repository_name, validation.ECR_REPOSITORY_NAME)
         validation.check(owner, "tag", tag, validation.ECR_TAG)
         self._repository_name = repository_name

@@ -15,6 +15,7 @@ from aws_cdk.assertions import Template
 from constructs_lib import BaseImage, Image, ValidationError
 from constructs_lib.dlc_registries import DNS_SUFFIXES, REGISTRY_ACCOUNTS
 
+SHIPPED_TABLE = Path(__file__).resolve().parent / "data" / "dlc-registries.json"
 SHARED_TABLE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dlc-registries.json"
 PARTITION = {"Ref": "AWS::Partition"}
 
@@ -118,13 +119,67 @@ def test_dlc_in_an_isolated_region_takes_the_suffix_from_the_stack(
     }
 
 
-@pytest.mark.skipif(
-    not SHARED_TABLE.exists(), reason="the shared reference table is not beside this checkout"
-)
-def test_registry_table_matches_the_shared_reference() -> None:
-    reference = json.loads(SHARED_TABLE.read_text())
+def test_registry_table_matches_the_reference_shipped_with_the_tests() -> None:
+    """tests/data holds a copy of shared/reference/dlc-registries.json, so this runs on every clone."""
+    reference = json.loads(SHIPPED_TABLE.read_text())
     assert reference["registries"] == REGISTRY_ACCOUNTS
     assert reference["dns_suffix_exceptions"] == DNS_SUFFIXES
+
+
+@pytest.mark.skipif(not SHARED_TABLE.exists(), reason="shared/ is not beside this checkout")
+def test_the_shipped_reference_is_the_shared_one() -> None:
+    assert json.loads(SHIPPED_TABLE.read_text()) == json.loads(SHARED_TABLE.read_text())
+
+
+@pytest.mark.parametrize(
+    ("region", "account", "host_suffix"),
+    [
+        ("ap-east-1", "871362719292", "amazonaws.com"),
+        ("eu-south-1", "692866216735", "amazonaws.com"),
+        ("me-central-1", "914824155844", "amazonaws.com"),
+        ("us-gov-west-1", "442386744353", "amazonaws.com"),
+        ("cn-northwest-1", "727897471807", "amazonaws.com.cn"),
+        ("us-east-1", "763104351884", "amazonaws.com"),
+    ],
+)
+def test_dlc_registry_per_region_where_accounts_differ(
+    stack_in: Callable[[str], cdk.Stack], region: str, account: str, host_suffix: str
+) -> None:
+    uri, pulls = render(stack_in(region), BaseImage.from_deep_learning_container("pytorch-training", "2.1"))
+    assert uri == f"{account}.dkr.ecr.{region}.{host_suffix}/pytorch-training:2.1"
+    assert pulls == [
+        {"Fn::Join": ["", ["arn:", PARTITION, f":ecr:{region}:{account}:repository/pytorch-training"]]}
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training",
+        "763104351884.dkr.ecr-fips.us-east-1.amazonaws.com/pytorch-training",
+        "727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/pytorch-training",
+        "public.ecr.aws/pytorch-training",
+    ],
+)
+def test_dlc_refuses_a_repository_name_with_a_registry_host(name: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        BaseImage.from_deep_learning_container(name, "2.1")
+    message = str(error.value)
+    assert f"repository_name {name!r}" in message and "BaseImage.from_uri" in message
+
+
+def test_dlc_accepts_a_nested_repository_name(stack_in: Callable[[str], cdk.Stack]) -> None:
+    uri, _ = render(stack_in("us-east-1"), BaseImage.from_deep_learning_container("team.ml/trainer", "1"))
+    assert uri == "763104351884.dkr.ecr.us-east-1.amazonaws.com/team.ml/trainer:1"
+
+
+def test_fips_ecr_uri_grants_its_repository(stack: cdk.Stack) -> None:
+    given = "444455556666.dkr.ecr-fips.us-gov-west-1.amazonaws.com/team/trainer:1.0"
+    uri, pulls = render(stack, BaseImage.from_uri(given))
+    assert uri == given
+    assert pulls == [
+        {"Fn::Join": ["", ["arn:", PARTITION, ":ecr:us-gov-west-1:444455556666:repository/team/trainer"]]}
+    ]
 
 
 def test_literal_ecr_uri_grants_its_repository(stack: cdk.Stack) -> None:

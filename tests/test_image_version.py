@@ -153,8 +153,57 @@ def test_from_image_version_arn_refuses_a_token(stack: cdk.Stack) -> None:
         "arn:aws:sagemaker:us-east-1:111122223333:image-version/shared-image/v1",
         "arn:aws:sagemaker:us-east-1:111122223333:image-version/shared-image/\u0661",  # Arabic-Indic 1
         "arn:aws:sagemaker:us-east-1:111122223333:image/shared-image",
+        "arn:aws:sagemaker:us-east-1:111122223333:image-version/shared-image/01",
+        "arn:aws:sagemaker:us-east-1:111122223333:image-version/shared-image/2147483648",
+        "arn:aws:sagemaker:us-east-1:111122223333:image-version/shared-image/" + "9" * 23,
     ],
 )
 def test_from_image_version_arn_refuses_malformed_arns(stack: cdk.Stack, arn: str) -> None:
     with pytest.raises(ValidationError, match=r"image-version/<image-name>/<version>|image-version/<name>"):
         ImageVersion.from_image_version_arn(stack, "Imported", arn)
+
+
+def test_from_image_version_arn_accepts_the_largest_version(stack: cdk.Stack) -> None:
+    arn = "arn:aws:sagemaker:us-east-1:111122223333:image-version/shared-image/2147483647"
+    assert ImageVersion.from_image_version_arn(stack, "Imported", arn).version == 2**31 - 1
+
+
+def test_from_image_version_arn_names_itself_when_the_image_part_is_malformed(stack: cdk.Stack) -> None:
+    arn = "arn:aws:sagemaker:us-east-1:111122223333:image-version/-bad-/3"
+    with pytest.raises(ValidationError) as error:
+        ImageVersion.from_image_version_arn(stack, "Pinned", arn)
+    assert str(error.value).startswith(
+        "ImageVersion.from_image_version_arn 'Pinned': invalid image name '-bad-'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "expected"),
+    [
+        ("aliases", "stable", "expected a list of alias strings, such as ['stable'], got str"),
+        ("aliases", "latest", "expected a list of alias strings, such as ['latest'], got str"),
+        ("aliases", ["latest", 7], "expected a list of alias strings, got int"),
+        ("alias", ["latest"], "expected one alias as a string, got list"),
+        ("alias", 3, "expected one alias as a string, got int"),
+    ],
+)
+def test_alias_keywords_of_the_wrong_type_are_named(
+    stack: cdk.Stack, keyword: str, value: object, expected: str
+) -> None:
+    image = Image(stack, "Image", image_name="img")
+    with pytest.raises(ValidationError) as error:
+        image.add_version("V1", base_image=DLC, **{keyword: value})  # type: ignore[arg-type]
+    message = str(error.value)
+    assert message.startswith("ImageVersion 'Stack/Image/V1': invalid ")
+    shown = value[-1] if isinstance(value, list) and keyword == "aliases" else value
+    assert keyword in message and expected in message and repr(shown) in message
+
+
+def test_a_list_token_passes_as_aliases_unchecked(stack: cdk.Stack) -> None:
+    aliases = cdk.CfnParameter(stack, "Aliases", type="CommaDelimitedList").value_as_list
+    image = Image(stack, "Image", image_name="img")
+    image.add_version("V1", base_image=DLC, aliases=aliases)
+    image.add_version("V2", base_image=DLC, aliases=aliases, alias="v2")
+    template = Template.from_stack(stack)
+    for resource in template.find_resources("Custom::SageMakerImageVersionAliases").values():
+        assert resource["Properties"]["Aliases"] == {"Ref": "Aliases"}
