@@ -3,22 +3,27 @@
 SageMaker lets an alias name at most one version of an image, and CloudFormation creates version N+1
 before it touches version N, so an alias must be *moved*: deleted from its holder, then added here.
 Built on crhelper, which answers CloudFormation itself; no polling, everything waits in-invocation.
+The crhelper set-up, the client and the ResourceInUse retry are in the shared ``custom_resource``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import random
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
-from crhelper import CfnResource
+from custom_resource import (
+    Deadline,
+    cfn_resource,
+    error_code,
+    make_physical_id,
+    parse_physical_id,
+    retry_in_use,
+    sagemaker,
+    show,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,53 +34,7 @@ SAGEMAKER_ACTIONS = (
     "sagemaker:ListAliases",
 )
 
-# Throttling and transient errors are botocore's job; "standard" mode retries them with backoff.
-BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 8})
-SAGEMAKER: Any = None  # made by sagemaker() on first use; tests put a stubbed client here
-
-
-def sagemaker() -> Any:
-    """The SageMaker client, made on first use, inside crhelper's error handling.
-
-    Made at import, a failure would be an init error that CloudFormation never hears about; and the
-    paths that need no client (bad input, a failed Create's rollback) answer without its ~250 ms.
-    """
-    global SAGEMAKER
-    if SAGEMAKER is None:
-        SAGEMAKER = boto3.client("sagemaker", config=BOTO_CONFIG)
-    return SAGEMAKER
-
-
-# ResourceInUse (a concurrent change, or a version still CREATING) is ours to retry, bounded so that
-# crhelper still has time to answer: at most MAX_ATTEMPTS calls, and no sleep that would end later than
-# MAX_RETRY_SECONDS after the invocation started or SAFETY_MARGIN_SECONDS before the Lambda deadline.
-MAX_ATTEMPTS = 10
-MAX_RETRY_SECONDS = 180.0
-SAFETY_MARGIN_SECONDS = 30.0
-MAX_DELAY_SECONDS = 30.0  # delays double from 1 s up to this, each times a random 0.5-1 (jitter)
-sleep: Callable[[float], None] = time.sleep  # patched by tests
-clock: Callable[[], float] = time.monotonic  # patched by tests
-
-
-def _cfn_resource() -> CfnResource:
-    """crhelper, configured, and without the lambda, events and logs clients it builds for polling.
-
-    Its defaults log the event (with its pre-signed ResponseURL) at DEBUG and sleep 120 s per Delete.
-    This function never polls, yet crhelper 2.0.12 builds those clients on import (about 180 ms of every
-    cold start) unless AWS_SAM_LOCAL is set, a switch it reads nowhere else while polling is off.
-    """
-    saved = os.environ.get("AWS_SAM_LOCAL")
-    os.environ["AWS_SAM_LOCAL"] = "true"
-    try:
-        return CfnResource(json_logging=False, log_level="INFO", boto_level="CRITICAL", sleep_on_delete=0)
-    finally:
-        if saved is None:
-            del os.environ["AWS_SAM_LOCAL"]
-        else:
-            os.environ["AWS_SAM_LOCAL"] = saved
-
-
-helper = _cfn_resource()
+helper = cfn_resource()
 
 _NAME = r"[a-zA-Z0-9](?:[-.]?[a-zA-Z0-9]){0,62}"  # SageMaker's image name rule
 IMAGE_NAME = re.compile(_NAME, re.ASCII)
@@ -91,16 +50,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
 
 def physical_id(image: str, version: int) -> str:
     """Deterministic, so a retried Create answers the same id and a new version means replacement."""
-    return f"{image}/{version}/aliases"
-
-
-def _show(value: Any) -> str:
-    """repr, cut short, so the reason stays within crhelper's 256 characters (it cuts from the front)."""
-    return repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+    return make_physical_id(image, str(version), "aliases")
 
 
 def _parse(props: dict[str, Any]) -> tuple[str, int, list[str]]:
@@ -109,17 +59,17 @@ def _parse(props: dict[str, Any]) -> tuple[str, int, list[str]]:
     if not image:
         raise ValueError("ImageName is required")
     if not isinstance(image, str) or not IMAGE_NAME.fullmatch(image):
-        raise ValueError(f"ImageName {_show(image)} is not a valid SageMaker image name")
+        raise ValueError(f"ImageName {show(image)} is not a valid SageMaker image name")
     raw = props.get("Version")
     if isinstance(raw, bool) or not VERSION.fullmatch(str(raw)) or int(str(raw)) < 1:
-        raise ValueError(f"Version must be a positive integer, got {_show(raw)}")
+        raise ValueError(f"Version must be a positive integer, got {show(raw)}")
     aliases = props.get("Aliases")
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise ValueError(f"Aliases must be a list of strings, got {_show(aliases)}")
+        raise ValueError(f"Aliases must be a list of strings, got {show(aliases)}")
     for alias in aliases:
         if not 1 <= len(alias) <= 128 or not ALIAS.fullmatch(alias):
             raise ValueError(
-                f"Alias {_show(alias)} is invalid: SageMaker wants 1-128 letters, digits, '-', '_', '.',"
+                f"Alias {show(alias)} is invalid: SageMaker wants 1-128 letters, digits, '-', '_', '.',"
                 " not starting with '-' or '.'"
             )
     return image, int(str(raw)), list(dict.fromkeys(aliases))
@@ -136,25 +86,12 @@ class _Image:
 
     def __init__(self, name: str, context: Any) -> None:
         self.name = name
-        left = context.get_remaining_time_in_millis() / 1000.0 - SAFETY_MARGIN_SECONDS
-        self.deadline = clock() + min(MAX_RETRY_SECONDS, left)
+        self.deadline = Deadline(context)
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return dict(getattr(sagemaker(), operation)(ImageName=self.name, **params))
-            except ClientError as error:
-                if _code(error) != "ResourceInUse":
-                    raise
-                delay = min(MAX_DELAY_SECONDS, 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                if attempt >= MAX_ATTEMPTS or clock() + delay > self.deadline:
-                    raise RuntimeError(
-                        f"Image {self.name!r} still busy after {attempt} attempts: {error}"
-                    ) from error
-                logger.info("%s: ResourceInUse, retry %d in %.1f s", operation, attempt, delay)
-                sleep(delay)
+        call = getattr(sagemaker(), operation)
+        what = f"Image {self.name!r}"
+        return dict(retry_in_use(call, deadline=self.deadline, what=what, ImageName=self.name, **params))
 
     def aliases(self, version: int) -> set[str]:
         """All aliases the version holds (ListAliases, following NextToken)."""
@@ -172,7 +109,7 @@ class _Image:
         try:
             return int(self._call("describe_image_version", Alias=alias)["Version"])
         except ClientError as error:
-            if _code(error) == "ResourceNotFound":
+            if error_code(error) == "ResourceNotFound":
                 return None
             raise
 
@@ -187,7 +124,7 @@ def _claim(image: _Image, version: int, aliases: list[str], dropped: list[str]) 
     try:
         held = image.aliases(version)
     except ClientError as error:
-        if _code(error) != "ResourceNotFound":
+        if error_code(error) != "ResourceNotFound":
             raise
         raise ValueError(
             f"SageMaker image {image.name!r} has no version {version} (or the image does not exist): {error}"
@@ -226,9 +163,8 @@ def update(event: dict[str, Any], context: Any) -> str:
 @helper.delete
 def delete(event: dict[str, Any], context: Any) -> None:
     """Remove only the listed aliases the version still holds; one moved away since is not ours."""
-    match = PHYSICAL_ID.fullmatch(str(event.get("PhysicalResourceId", "")))
+    match = parse_physical_id(event, PHYSICAL_ID)
     if not match:
-        logger.info("Physical id is not ours (a failed Create's): nothing to delete")
         return
     image, version = _Image(match["image"], context), int(match["version"])
     try:
@@ -237,6 +173,6 @@ def delete(event: dict[str, Any], context: Any) -> None:
         if mine:
             image.update(version, delete=mine)
     except ClientError as error:
-        if _code(error) != "ResourceNotFound":
+        if error_code(error) != "ResourceNotFound":
             raise
         logger.info("Image %s version %d is gone: nothing to delete", image.name, version)

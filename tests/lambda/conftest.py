@@ -1,8 +1,13 @@
-"""Fixtures for the Custom::SageMakerImageVersionAliases function (lambda/image_version_aliases/index.py).
+"""Fixtures for the custom-resource functions in lambda/ and their shared module (lambda/shared).
 
-No AWS: the module's SageMaker client is always stubbed with botocore's Stubber (which checks each call's
+No AWS: the shared SageMaker client is always stubbed with botocore's Stubber (which checks each call's
 params against the real service model), and CloudFormation's pre-signed ResponseURL is a local HTTPS
 server whose throwaway certificate (trustme) is trusted through SSL_CERT_FILE.
+
+Both handlers import the one ``custom_resource`` module (as in Lambda, where it sits beside index.py),
+so all the state a test changes (client, clock, sleep) lives there and is patched per test, undone after.
+A test module picks its handler with ``HANDLER = "<folder under lambda/>"``; the default is the aliases
+one. The ``index``, ``sagemaker`` and ``cfn`` fixtures follow that choice.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import importlib.util
 import json
 import logging
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +30,13 @@ import trustme
 from botocore.stub import Stubber
 from crhelper import CfnResource
 
-HANDLER = Path(__file__).resolve().parents[2] / "lambda" / "image_version_aliases" / "index.py"
+LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
+ALIASES = "image_version_aliases"
+STUDIO = "studio_custom_images"
+# What the construct stages beside each index.py; a plain top-level import, as in Lambda.
+if str(LAMBDA / "shared") not in sys.path:
+    sys.path.insert(0, str(LAMBDA / "shared"))
+
 IMAGE = "my-image"
 STACK_ID = (
     "arn:aws:cloudformation:us-east-1:123456789012:stack/images-stack/6c0a4e70-1f2b-11ef-9d3e-0a1b2c3d4e5f"
@@ -56,17 +68,38 @@ def _logging_levels_restored() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def index() -> Iterator[ModuleType]:
-    """The handler module, imported by path (``lambda`` is a keyword) after dummy AWS settings are set."""
+def handlers() -> Iterator[dict[str, ModuleType]]:
+    """Both handler modules, imported by path (``lambda`` is a keyword) after dummy AWS settings are set."""
     with pytest.MonkeyPatch.context() as mp, _logging_levels_restored():
         mp.delenv("AWS_PROFILE", raising=False)
         for name, value in DUMMY_ENV.items():
             mp.setenv(name, value)
-        spec = importlib.util.spec_from_file_location("image_version_aliases_index", HANDLER)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
+        modules = {}
+        for folder in (ALIASES, STUDIO):
+            spec = importlib.util.spec_from_file_location(f"{folder}_index", LAMBDA / folder / "index.py")
+            assert spec and spec.loader
+            modules[folder] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(modules[folder])
+        yield modules
+
+
+@pytest.fixture
+def handler_name(request: pytest.FixtureRequest) -> str:
+    """The folder of the handler under test: the test module's HANDLER, by default the aliases one."""
+    return str(getattr(request.module, "HANDLER", ALIASES))
+
+
+@pytest.fixture
+def index(handlers: dict[str, ModuleType], handler_name: str) -> ModuleType:
+    return handlers[handler_name]
+
+
+@pytest.fixture(scope="session")
+def shared(handlers: dict[str, ModuleType]) -> ModuleType:
+    """The one ``custom_resource`` module both handlers imported."""
+    module = sys.modules["custom_resource"]
+    assert all(vars(handler)["sagemaker"] is module.sagemaker for handler in handlers.values())
+    return module
 
 
 @pytest.fixture(autouse=True)
@@ -91,15 +124,15 @@ class FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def clock(index: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+def clock(shared: ModuleType, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(index, "clock", fake)
-    monkeypatch.setattr(index, "sleep", fake.sleep)
+    monkeypatch.setattr(shared, "clock", fake)
+    monkeypatch.setattr(shared, "sleep", fake.sleep)
     return fake
 
 
 @pytest.fixture(autouse=True)
-def operations(index: ModuleType) -> Iterator[list[str]]:
+def operations(index: ModuleType, shared: ModuleType) -> Iterator[list[str]]:
     """Names of the SageMaker operations the module's client was asked to call during the test.
 
     Every test also checks here that each one is among SAGEMAKER_ACTIONS (what the IAM policy grants).
@@ -109,7 +142,7 @@ def operations(index: ModuleType) -> Iterator[list[str]]:
     def record(model: Any, **_: Any) -> None:
         seen.append(model.name)
 
-    events = index.sagemaker().meta.events
+    events = shared.sagemaker().meta.events
     events.register("before-parameter-build.sagemaker", record, unique_id="test-record-operations")
     try:
         yield seen
@@ -194,11 +227,85 @@ class SageMakerStub:
         self.stubber.assert_no_pending_responses()
 
 
+DOMAIN = "d-abc123xyz"
+PROFILE = "alice"
+SPACE = "team-space"
+CONFIG = "my-config"
+ARN = "arn:aws:sagemaker:us-east-1:123456789012"
+# Studio targets: kind -> (API noun, settings object, ids beyond DomainId, physical id middle part)
+STUDIO_TARGETS: dict[str, tuple[str, str, dict[str, str], str]] = {
+    "domain": ("domain", "DefaultUserSettings", {}, "DefaultUserSettings"),
+    "default-space": ("domain", "DefaultSpaceSettings", {}, "DefaultSpaceSettings"),
+    "profile": ("user_profile", "UserSettings", {"UserProfileName": PROFILE}, f"user-profile/{PROFILE}"),
+    "space": ("space", "SpaceSettings", {"SpaceName": SPACE}, f"space/{SPACE}"),
+}
+_ARNS = {
+    "domain": ("DomainArn", "domain/{DomainId}"),
+    "user_profile": ("UserProfileArn", "user-profile/{DomainId}/{UserProfileName}"),
+    "space": ("SpaceArn", "space/{DomainId}/{SpaceName}"),
+}
+
+
+class StudioStub(SageMakerStub):
+    """Describe*/Update* of the studio handler's targets, by kind (see STUDIO_TARGETS)."""
+
+    @staticmethod
+    def ids(kind: str, domain: str = DOMAIN) -> dict[str, str]:
+        return {"DomainId": domain, **STUDIO_TARGETS[kind][2]}
+
+    @staticmethod
+    def method(verb: str, kind: str) -> str:
+        return f"{verb}_{STUDIO_TARGETS[kind][0]}"
+
+    def describe(
+        self,
+        kind: str = "domain",
+        *,
+        status: str = "InService",
+        settings: dict[str, Any] | None = None,
+        failure: str | None = None,
+        domain: str = DOMAIN,
+        **extra: Any,
+    ) -> None:
+        """A Describe* answer whose settings object (the kind's) is ``settings``, plus ``extra`` fields."""
+        ids = self.ids(kind, domain)
+        arn_key, arn = _ARNS[STUDIO_TARGETS[kind][0]]
+        response: dict[str, Any] = {**ids, arn_key: f"{ARN}:{arn.format(**ids)}", "Status": status, **extra}
+        if settings is not None:
+            response[STUDIO_TARGETS[kind][1]] = settings
+        if failure:
+            response["FailureReason"] = failure
+        self.stubber.add_response(self.method("describe", kind), response, ids)
+
+    def update_params(  # type: ignore[override]
+        self, kind: str, app_type: str, app_settings: dict[str, Any], domain: str = DOMAIN
+    ) -> dict[str, Any]:
+        """What an update must carry: the ids and the one AppSettings object, nothing else."""
+        return {**self.ids(kind, domain), STUDIO_TARGETS[kind][1]: {f"{app_type}AppSettings": app_settings}}
+
+    def update(  # type: ignore[override]
+        self, kind: str, app_type: str, app_settings: dict[str, Any], domain: str = DOMAIN
+    ) -> None:
+        ids = self.ids(kind, domain)
+        arn_key, arn = _ARNS[STUDIO_TARGETS[kind][0]]
+        self.stubber.add_response(
+            self.method("update", kind),
+            {arn_key: f"{ARN}:{arn.format(**ids)}"},
+            self.update_params(kind, app_type, app_settings, domain),
+        )
+
+    def fails(
+        self, verb: str, kind: str, code: str, message: str, params: dict[str, Any] | None = None
+    ) -> None:
+        """A Describe* ("describe") or Update* ("update") call answering an error."""
+        self.error(self.method(verb, kind), code, params if params is not None else self.ids(kind), message)
+
+
 @pytest.fixture(autouse=True)
-def sagemaker(index: ModuleType) -> Iterator[SageMakerStub]:
+def sagemaker(shared: ModuleType, handler_name: str) -> Iterator[SageMakerStub]:
     """Always active, so an unexpected SageMaker call fails the test at once instead of reaching AWS."""
-    with Stubber(index.sagemaker()) as stubber:
-        yield SageMakerStub(stubber)
+    with Stubber(shared.sagemaker()) as stubber:
+        yield (StudioStub if handler_name == STUDIO else SageMakerStub)(stubber)
 
 
 class CfnEndpoint:
@@ -280,6 +387,9 @@ class FakeContext:
 class Cfn:
     """Builds CloudFormation events, invokes the handler, and returns the one response it PUT."""
 
+    resource_type = "Custom::SageMakerImageVersionAliases"
+    logical_id = "LatestAliases"
+
     def __init__(self, index: ModuleType, endpoint: CfnEndpoint) -> None:
         self.index = index
         self.endpoint = endpoint
@@ -304,7 +414,7 @@ class Cfn:
         *,
         physical_id: str | None = None,
         old: dict[str, Any] | None = None,
-        logical_id: str = "LatestAliases",
+        logical_id: str | None = None,
     ) -> dict[str, Any]:
         self.count += 1
         request_id = f"5b7c1e4a-0000-4000-8000-{self.count:012d}"
@@ -314,8 +424,8 @@ class Cfn:
             "ResponseURL": self.endpoint.url(request_id),
             "StackId": STACK_ID,
             "RequestId": request_id,
-            "LogicalResourceId": logical_id,
-            "ResourceType": "Custom::SageMakerImageVersionAliases",
+            "LogicalResourceId": logical_id or self.logical_id,
+            "ResourceType": self.resource_type,
             "ResourceProperties": properties,
         }
         if physical_id is not None:
@@ -349,6 +459,38 @@ class Cfn:
         }
 
 
+class StudioCfn(Cfn):
+    resource_type = "Custom::SageMakerStudioCustomImage"
+    logical_id = "StudioImage"
+
+    @staticmethod
+    def physical_id(
+        kind: str, app_type: str = "KernelGateway", image: str = IMAGE, domain: str = DOMAIN
+    ) -> str:
+        """The id the studio handler answers for a target kind (its format is pinned by a test)."""
+        return f"{domain}/{STUDIO_TARGETS[kind][3]}/{app_type}/{image}"
+
+    @staticmethod
+    def props(  # type: ignore[override]
+        kind: str = "domain",
+        *,
+        app_type: str = "KernelGateway",
+        version: int | str | None = None,
+        config: str = CONFIG,
+        image: str = IMAGE,
+        domain: str = DOMAIN,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """ResourceProperties as CloudFormation sends them (numbers as strings) for a target kind."""
+        props: dict[str, Any] = {"ServiceToken": SERVICE_TOKEN, "DomainId": domain, **STUDIO_TARGETS[kind][2]}
+        if kind == "default-space":
+            props["Settings"] = "DefaultSpaceSettings"
+        props.update(AppType=app_type, ImageName=image, AppImageConfigName=config)
+        if version is not None:
+            props["ImageVersionNumber"] = str(version)
+        return {**props, **extra}
+
+
 @pytest.fixture
-def cfn(index: ModuleType, cfn_endpoint: CfnEndpoint) -> Cfn:
-    return Cfn(index, cfn_endpoint)
+def cfn(index: ModuleType, cfn_endpoint: CfnEndpoint, handler_name: str) -> Cfn:
+    return (StudioCfn if handler_name == STUDIO else Cfn)(index, cfn_endpoint)

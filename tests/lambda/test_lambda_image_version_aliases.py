@@ -225,11 +225,11 @@ def test_resource_in_use_is_retried_with_growing_jittered_backoff(cfn, sagemaker
     sagemaker.done()
 
 
-def test_resource_in_use_gives_up_after_max_attempts_with_clear_reason(cfn, sagemaker, clock, index):
+def test_resource_in_use_gives_up_after_max_attempts_with_clear_reason(cfn, sagemaker, clock, shared):
     sagemaker.lists(3, [])
     sagemaker.holder("latest", None)
     update = sagemaker.update_params(3, add=["latest"])
-    for _ in range(index.MAX_ATTEMPTS):
+    for _ in range(shared.MAX_ATTEMPTS):
         sagemaker.error("update_image_version", "ResourceInUse", update, "Resource was modified concurrently")
     event = cfn.event("Create", cfn.props(3, ["latest"]))
 
@@ -238,19 +238,19 @@ def test_resource_in_use_gives_up_after_max_attempts_with_clear_reason(cfn, sage
     assert body["Status"] == "FAILED"
     assert GENERATED_ID.fullmatch(body["PhysicalResourceId"])
     assert "ResourceInUse" in body["Reason"] and "'my-image'" in body["Reason"]
-    assert f"{index.MAX_ATTEMPTS} attempts" in body["Reason"]
+    assert f"{shared.MAX_ATTEMPTS} attempts" in body["Reason"]
     assert "modified concurrently" in body["Reason"]
     assert len(body["Reason"]) <= 256  # else crhelper cuts it from the front
-    assert len(clock.sleeps) == index.MAX_ATTEMPTS - 1
-    assert all(0 < s <= index.MAX_DELAY_SECONDS for s in clock.sleeps)
-    assert sum(clock.sleeps) <= index.MAX_RETRY_SECONDS
+    assert len(clock.sleeps) == shared.MAX_ATTEMPTS - 1
+    assert all(0 < s <= shared.MAX_DELAY_SECONDS for s in clock.sleeps)
+    assert sum(clock.sleeps) <= shared.MAX_RETRY_SECONDS
     sagemaker.done()
 
 
-def test_resource_in_use_stops_before_the_lambda_deadline(cfn, sagemaker, clock, index, monkeypatch):
-    monkeypatch.setattr(index.random, "uniform", lambda low, high: high)  # no jitter: delays 1, 2, 4, 8
+def test_resource_in_use_stops_before_the_lambda_deadline(cfn, sagemaker, clock, shared, monkeypatch):
+    monkeypatch.setattr(shared.random, "uniform", lambda low, high: high)  # no jitter: delays 1, 2, 4, 8
     # 40 s left minus the 30 s safety margin: after sleeping 1+2+4 s, an 8 s sleep would overrun.
-    assert index.SAFETY_MARGIN_SECONDS == 30
+    assert shared.SAFETY_MARGIN_SECONDS == 30
     update = sagemaker.update_params(3, delete=["latest"])
     sagemaker.lists(3, ["latest"])
     for _ in range(4):
@@ -265,9 +265,9 @@ def test_resource_in_use_stops_before_the_lambda_deadline(cfn, sagemaker, clock,
     sagemaker.done()
 
 
-def test_resource_in_use_retries_stop_at_the_absolute_cap(cfn, sagemaker, clock, index, monkeypatch):
-    monkeypatch.setattr(index.random, "uniform", lambda low, high: high)  # no jitter: delays 1, 2, 4, 8, 16
-    assert index.MAX_RETRY_SECONDS == 180
+def test_resource_in_use_retries_stop_at_the_absolute_cap(cfn, sagemaker, clock, index, shared, monkeypatch):
+    monkeypatch.setattr(shared.random, "uniform", lambda low, high: high)  # no jitter: delays 1, 2, 4, 8, 16
+    assert shared.MAX_RETRY_SECONDS == 180
     # Each call takes 30 s (think botocore retrying throttling inside it); 15 minutes are left.
     update = sagemaker.update_params(3, delete=["latest"])
     sagemaker.lists(3, ["latest"])  # t = 30

@@ -59,7 +59,7 @@ def _serve(server: Any, max_requests: int, seconds: float, stop: threading.Event
         server.server_close()
 
 
-def test_throttling_is_retried_by_botocore_with_the_modules_config(index, cfn, clock, monkeypatch):
+def test_throttling_is_retried_by_botocore_with_the_modules_config(index, shared, cfn, clock, monkeypatch):
     server: Any = HTTPServer(("127.0.0.1", 0), _SageMakerJson)
     server.timeout = 0.1
     server.seen = []
@@ -73,9 +73,9 @@ def test_throttling_is_retried_by_botocore_with_the_modules_config(index, cfn, c
         endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=index.BOTO_CONFIG,
+        config=shared.BOTO_CONFIG,
     )
-    monkeypatch.setattr(index, "SAGEMAKER", client)
+    monkeypatch.setattr(shared, "SAGEMAKER", client)
     event = cfn.event("Delete", cfn.props(3, ["latest"]), physical_id="my-image/3/aliases")
 
     try:
