@@ -21,7 +21,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from workload import ACCOUNT, DLC_ACCOUNT, REGION, STACK_ID, images
 
-from constructs_lib.aliases import function_code_directory
+from constructs_lib.provider import function_code_directory
 
 RESOURCE_TYPE = "Custom::SageMakerImageVersionAliases"
 
@@ -74,7 +74,7 @@ def build(app: cdk.App) -> cdk.Stack:
             },
         ),
     )
-    code = s3_assets.Asset(stack, "AliasesCode", path=function_code_directory())
+    code = s3_assets.Asset(stack, "AliasesCode", path=function_code_directory("image_version_aliases"))
     function = lambda_.CfnFunction(
         stack,
         "AliasesFunction",

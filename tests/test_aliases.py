@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,7 +16,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib import BaseImage, Image, ImageVersion, ValidationError, aliases
+from constructs_lib import BaseImage, Image, ImageVersion, ValidationError, aliases, provider
 
 DLC = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py310")
 HANDLER = Path(__file__).resolve().parents[1] / "lambda" / "image_version_aliases" / "index.py"
@@ -34,6 +35,9 @@ def aliases_id(version: ImageVersion) -> str:
 
 
 def load_handler() -> ModuleType:
+    shared = str(HANDLER.parents[1] / "shared")  # the function's asset holds custom_resource.py beside it
+    if shared not in sys.path:
+        sys.path.insert(0, shared)
     os.environ.setdefault("AWS_REGION", "us-east-1")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     spec = importlib.util.spec_from_file_location("aliases_handler_contract", HANDLER)
@@ -102,6 +106,7 @@ def test_function_role_is_scoped_to_the_stacks_images_and_its_log_group(stack: c
         if p["Properties"]["Roles"] == [{"Ref": role_id}]
     ]
     (policy,) = policies
+    template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
     (log_group_id,) = by_type(template, "AWS::Logs::LogGroup")
     logs_statement, sagemaker_statement = policy["Properties"]["PolicyDocument"]["Statement"]
     assert sorted(logs_statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -122,7 +127,7 @@ def test_an_image_named_twice_appears_once_in_the_function_policy(stack: cdk.Sta
     image.add_version("V1", base_image=DLC, aliases=["latest"])
     same = Image.from_image_name(stack, "Same", "img")  # a literal name, where image.image_name is a token
     same.add_version("V2", base_image=DLC, aliases=["stable"])
-    policy = stack.node.find_child(aliases.PROVIDER_ID).node.find_child("Policy").node.default_child
+    policy = aliases.AliasesProvider.of(stack).role.node.find_child("DefaultPolicy").node.default_child
     statements = stack.resolve(policy.policy_document)["Statement"]  # type: ignore[union-attr]
     assert len(statements[1]["Resource"]) == 2
 
@@ -144,10 +149,9 @@ def test_custom_resource_properties_timeout_and_policy_dependency(stack: cdk.Sta
         "Aliases": ["latest", "stable"],
     }
     assert isinstance(digest, str) and len(digest) == 16
-    policy_id = stack.get_logical_id(
-        stack.node.find_child(aliases.PROVIDER_ID).node.find_child("Policy").node.default_child  # type: ignore[arg-type]
-    )
-    assert policy_id in resource["DependsOn"]
+    role = aliases.AliasesProvider.of(stack).role
+    policy_id = stack.get_logical_id(role.node.find_child("DefaultPolicy").node.default_child)  # type: ignore[arg-type]
+    assert {policy_id, logical_id(role)} <= set(resource["DependsOn"])
     assert aliases.SERVICE_TIMEOUT.to_seconds() > aliases.FUNCTION_TIMEOUT.to_seconds()
 
 
@@ -226,15 +230,17 @@ def test_function_asset_holds_the_handler_and_crhelper_and_nothing_compiled(
     Image(stack, "Image", image_name="img").add_version("V1", base_image=DLC, aliases=["latest"])
     directory = asset_directory(app, stack)
     files = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-    assert "index.py" in files
+    assert "index.py" in files and "custom_resource.py" in files
     assert "crhelper/__init__.py" in files and "crhelper/resource_helper.py" in files
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
     assert (directory / "index.py").read_bytes() == HANDLER.read_bytes()
+    shared = HANDLER.parents[1] / "shared" / "custom_resource.py"
+    assert (directory / "custom_resource.py").read_bytes() == shared.read_bytes()
 
 
 def test_asset_hash_ignores_byte_code_left_beside_the_handler(tmp_path: Path) -> None:
     def hash_of() -> str:
-        aliases.function_code_directory.cache_clear()
+        provider.function_code_directory.cache_clear()
         app = cdk.App(outdir=str(tmp_path / f"out{len(list(tmp_path.iterdir()))}"))
         stack = cdk.Stack(app, "Stack")
         Image(stack, "Image", image_name="img").add_version("V1", base_image=DLC, aliases=["latest"])
@@ -304,3 +310,29 @@ def test_contract_handler_calls_exactly_what_the_policy_allows(stack: cdk.Stack)
         if action.startswith("sagemaker:")
     }
     assert sagemaker_actions == set(handler.SAGEMAKER_ACTIONS)
+
+
+@pytest.mark.parametrize("how", ["keyword", "apply_removal_policy"])
+def test_a_retained_version_keeps_its_floating_aliases(stack: cdk.Stack, how: str) -> None:
+    image = Image(stack, "Image", image_name="img")
+    if how == "keyword":
+        kept = image.add_version(
+            "V1", base_image=DLC, aliases=["latest"], removal_policy=cdk.RemovalPolicy.RETAIN
+        )
+    else:
+        kept = image.add_version("V1", base_image=DLC, aliases=["latest"])
+        kept.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+    other = image.add_version("V2", base_image=DLC, aliases=["stable"])
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    for logical in (logical_id(kept), aliases_id(kept)):
+        assert resources[logical]["DeletionPolicy"] == "Retain"
+        assert resources[logical]["UpdateReplacePolicy"] == "Retain"
+    for logical in (logical_id(other), aliases_id(other)):  # the default stays CloudFormation's
+        assert resources[logical].get("DeletionPolicy", "Delete") == "Delete"
+
+
+def test_removal_policy_keyword_of_image(stack: cdk.Stack) -> None:
+    Image(stack, "Kept", image_name="kept", removal_policy=cdk.RemovalPolicy.RETAIN)
+    Image(stack, "Default", image_name="default")
+    images = Template.from_stack(stack).find_resources("AWS::SageMaker::Image")
+    assert sorted(r.get("DeletionPolicy", "Delete") for r in images.values()) == ["Delete", "Retain"]

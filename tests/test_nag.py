@@ -11,7 +11,7 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
-from constructs_lib import BaseImage, Image
+from constructs_lib import BaseImage, Image, ImageVersion, aliases
 
 
 def nagged_app(tmp_path: Path) -> cdk.App:
@@ -85,6 +85,126 @@ def test_the_acknowledgment_covers_only_the_authorization_policy(tmp_path: Path)
     assert findings(report, "violations") == [
         ("AwsSolutions-IAM5[Resource::*]", "Stack/Image/Role/DefaultPolicy/Resource")
     ]
+    assert findings(report, "suppressedViolations") == [
+        ("AwsSolutions-IAM5[Resource::*]", "Stack/Image/EcrAuthorizationPolicy/Resource")
+    ]
+
+
+def version_wildcard(stack: cdk.Stack, image_name: str) -> str:
+    """How cdk-nag names the image-version wildcard of one image in a finding."""
+    return f"arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:image-version/{image_name}/*"
+
+
+def test_floating_aliases_raise_exactly_the_acknowledged_findings_on_the_function_policy(
+    tmp_path: Path,
+) -> None:
+    app = nagged_app(tmp_path)
+    stack = cdk.Stack(app, "Stack")
+    for name in ("alpha", "beta"):
+        Image(stack, name, image_name=name).add_version(
+            "V1",
+            base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1"),
+            aliases=["latest"],
+        )
+    app.synth()
+    report = nag_report(tmp_path)
+    assert findings(report, "violations") == []
+    policy = f"Stack/{aliases.PROVIDER_ID}/Role/DefaultPolicy/Resource"
+    assert findings(report, "suppressedViolations") == sorted(
+        [
+            ("AwsSolutions-IAM5[Resource::*]", "Stack/alpha/EcrAuthorizationPolicy/Resource"),
+            ("AwsSolutions-IAM5[Resource::*]", "Stack/beta/EcrAuthorizationPolicy/Resource"),
+            (f"AwsSolutions-IAM5[Resource::{version_wildcard(stack, 'alpha')}]", policy),
+            (f"AwsSolutions-IAM5[Resource::{version_wildcard(stack, 'beta')}]", policy),
+        ]
+    )
+
+
+def test_acknowledgements_follow_the_wildcards_into_overflow_policies(tmp_path: Path) -> None:
+    """Past IAM's inline limit, aws-cdk-lib moves statements into OverflowPolicy resources."""
+    app = nagged_app(tmp_path)
+    stack = cdk.Stack(app, "Stack")
+    names = [f"image-{index:02d}".ljust(63, "x") for index in range(60)]
+    for index, name in enumerate(names):
+        ImageVersion(
+            stack,
+            f"V{index}",
+            image=Image.from_image_name(stack, f"I{index}", name),
+            base_image=BaseImage.from_uri("public.ecr.aws/docker/library/python:3.11"),
+            aliases=["latest"],
+        )
+    app.synth()
+    report = nag_report(tmp_path)
+    assert findings(report, "violations") == []
+    suppressed = findings(report, "suppressedViolations")
+    assert sorted(rule for rule, _ in suppressed) == sorted(
+        f"AwsSolutions-IAM5[Resource::{version_wildcard(stack, name)}]" for name in names
+    )
+    holders = {path for _, path in suppressed}
+    role = f"Stack/{aliases.PROVIDER_ID}/Role"
+    assert f"{role}/DefaultPolicy/Resource" in holders and f"{role}/OverflowPolicy1/Resource" in holders
+    assert holders <= {f"{role}/DefaultPolicy/Resource"} | {
+        f"{role}/OverflowPolicy{i}/Resource" for i in range(1, 4)
+    }
+    # Each finding is acknowledged on the very policy that holds it, not on the role above it.
+    for violation in report["suppressedViolations"]:
+        (construct,) = violation["violatingConstructs"]
+        assert violation["acknowledgedAt"] == construct["constructPath"].removesuffix("/Resource")
+
+
+def test_a_users_own_wildcard_on_the_same_arn_elsewhere_is_still_reported(tmp_path: Path) -> None:
+    app = nagged_app(tmp_path)
+    stack = cdk.Stack(app, "Stack")
+    Image(stack, "Image", image_name="alpha").add_version(
+        "V1", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1"), aliases=["latest"]
+    )
+    role = iam.Role(stack, "Mine", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    arn = stack.format_arn(service="sagemaker", resource="image-version", resource_name="alpha/*")
+    iam.Policy(
+        stack,
+        "MyPolicy",
+        roles=[role],
+        statements=[iam.PolicyStatement(actions=["sagemaker:ListAliases"], resources=[arn])],
+    )
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    assert findings(nag_report(tmp_path), "violations") == [
+        (f"AwsSolutions-IAM5[Resource::{version_wildcard(stack, 'alpha')}]", "Stack/MyPolicy/Resource")
+    ]
+
+
+def test_grant_pull_to_an_image_is_reported_but_a_scoped_grant_is_not(tmp_path: Path) -> None:
+    """repository.grant_pull adds its own "*" for registry logins; the image already has one."""
+    app = nagged_app(tmp_path)
+    stack = cdk.Stack(app, "Stack")
+    image = Image(stack, "Image", image_name="alpha")
+    repository = ecr.Repository(stack, "Repo", image_scan_on_push=True)
+    repository.grant(
+        image, "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"
+    )
+    app.synth()
+    assert findings(nag_report(tmp_path), "violations") == []
+
+    app = nagged_app(tmp_path / "pull")
+    stack = cdk.Stack(app, "Stack")
+    image = Image(stack, "Image", image_name="alpha")
+    ecr.Repository(stack, "Repo", image_scan_on_push=True).grant_pull(image)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    assert findings(nag_report(tmp_path / "pull"), "violations") == [
+        ("AwsSolutions-IAM5[Resource::*]", "Stack/Image/Role/DefaultPolicy/Resource")
+    ]
+
+
+def test_a_given_mutable_role_keeps_the_wildcard_out_of_the_users_policy(tmp_path: Path) -> None:
+    app = nagged_app(tmp_path)
+    stack = cdk.Stack(app, "Stack")
+    role = iam.Role(stack, "Mine", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    image = Image(stack, "Image", image_name="alpha", role=role)
+    image.add_version("V1", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.1"))
+    app.synth()
+    report = nag_report(tmp_path)
+    assert findings(report, "violations") == []
     assert findings(report, "suppressedViolations") == [
         ("AwsSolutions-IAM5[Resource::*]", "Stack/Image/EcrAuthorizationPolicy/Resource")
     ]

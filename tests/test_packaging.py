@@ -47,7 +47,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_carries_the_library_the_handler_and_py_typed_only(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_lib/py.typed" in names
-    assert "constructs_lib/lambda_handlers/image_version_aliases/index.py" in names
+    for handler in (
+        "image_version_aliases/index.py",
+        "studio_custom_images/index.py",
+        "shared/custom_resource.py",
+    ):
+        assert f"constructs_lib/lambda_handlers/{handler}" in names
     assert "constructs_lib/aliases.py" in names
     unwanted = [n for n in names if n.startswith(("tests/", "cdk.out/", "lambda/")) or "__pycache__" in n]
     assert unwanted == []
@@ -103,7 +108,7 @@ def test_outside_app_synthesizes_from_the_installed_wheel(wheel: Path, tmp_path:
     assert function_code(second) == asset_hash  # the same asset on every synth
     asset = workdir / "out1" / f"asset.{asset_hash}"
     files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
-    assert "index.py" in files
+    assert "index.py" in files and "custom_resource.py" in files
     assert "crhelper/resource_helper.py" in files
     assert not [f for f in files if f.endswith(".pyc")]
     aliases = [r for r in first["Resources"].values() if r["Type"] == "Custom::SageMakerImageVersionAliases"]

@@ -1,0 +1,157 @@
+"""IAM's policy-size limits and CloudFormation's 500 resources, at the largest stack of images they allow.
+
+IAM counts a policy's characters without white space, after CloudFormation resolved it: the test
+resolves every pseudo parameter to its longest value, so what passes here passes in any partition.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from constructs_lib import BaseImage, Image, ImageVersion, aliases
+
+DLC = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py310")
+MAX_RESOURCES = 500
+INLINE_LIMIT = 10_240  # all inline policies of a role, together
+MANAGED_LIMIT = 6_144  # one managed policy
+MANAGED_PER_ROLE = 10  # IAM's default quota of managed policies attached to a role
+LONGEST = {
+    "AWS::Partition": "aws-us-gov",
+    "AWS::Region": "us-isof-south-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com.cn",
+}
+STACK_NAME = "S" * 128  # CloudFormation's longest stack name: generated names (the log group's) grow with it
+
+
+def name(index: int) -> str:
+    """A 63-character image name, the longest SageMaker allows."""
+    return f"image-{index:03d}-".ljust(63, "x")
+
+
+def worst_case(value: Any, template: dict[str, Any]) -> Any:
+    """Resolve a template value the way CloudFormation would, with the longest pseudo parameters."""
+    if isinstance(value, list):
+        return [worst_case(v, template) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value and value["Ref"] in LONGEST:
+        return LONGEST[value["Ref"]]
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(worst_case(p, template) for p in parts)
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        assert template["Resources"][logical_id]["Type"] == "AWS::Logs::LogGroup", value
+        assert attribute == "Arn"
+        generated = f"{STACK_NAME}-{logical_id}-{'X' * 12}"  # CloudFormation's generated log group name
+        partition, region = LONGEST["AWS::Partition"], LONGEST["AWS::Region"]
+        return f"arn:{partition}:logs:{region}:123456789012:log-group:{generated}:*"
+    return {k: worst_case(v, template) for k, v in value.items()}
+
+
+def size(document: Any) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def function_policies(template: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The inline and the managed policy documents attached to the aliases function's role."""
+    (role_id,) = [
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::IAM::Role" and k.startswith(aliases.PROVIDER_ID)
+    ]
+    inline, managed = [], []
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if {"Ref": role_id} not in properties.get("Roles", []):
+            continue
+        document = worst_case(properties["PolicyDocument"], template)
+        (managed if resource["Type"] == "AWS::IAM::ManagedPolicy" else inline).append(document)
+    return inline, managed
+
+
+def build(tmp_path: Path, images: int, *, defined: bool) -> tuple[cdk.Stack, dict[str, Any]]:
+    app = cdk.App(outdir=str(tmp_path / f"out-{images}"))
+    stack = cdk.Stack(app, "Stack", stack_name=STACK_NAME)
+    for index in range(images):
+        if defined:
+            image = Image(stack, f"I{index}", image_name=name(index))
+            image.add_version("V", base_image=DLC, aliases=["latest"])
+        else:
+            ImageVersion(
+                stack,
+                f"V{index}",
+                image=Image.from_image_name(stack, f"I{index}", name(index)),
+                base_image=BaseImage.from_uri("public.ecr.aws/docker/library/python:3.11"),
+                aliases=["latest"],
+            )
+    return stack, Template.from_stack(stack).to_json()
+
+
+def largest_stack(tmp_path: Path, *, defined: bool, per_image: int) -> tuple[int, cdk.Stack, dict[str, Any]]:
+    """The most one-version images (with floating aliases) that fit in CloudFormation's 500 resources."""
+    _, small = build(tmp_path, 4, defined=defined)
+    images = (MAX_RESOURCES - (len(small["Resources"]) - 4 * per_image)) // per_image
+    while True:
+        try:
+            stack, template = build(tmp_path, images, defined=defined)
+        except RuntimeError as error:  # aws-cdk-lib refuses a stack of more than 500 resources itself
+            assert "TooManyResourcesInStack" in str(error)
+            images -= 1
+            continue
+        return images, stack, template
+
+
+@pytest.mark.parametrize(
+    ("defined", "per_image"),
+    [
+        (False, 2),  # imported images: a version and its aliases resource each, the most images there are
+        (True, 6),  # Image constructs: image, role, two policies, version, aliases resource
+    ],
+    ids=["imported-images", "image-constructs"],
+)
+def test_the_function_role_fits_iam_limits_at_the_largest_stack(
+    tmp_path: Path, defined: bool, per_image: int
+) -> None:
+    images, _, template = largest_stack(tmp_path, defined=defined, per_image=per_image)
+    resources = len(template["Resources"])
+    assert resources <= MAX_RESOURCES < resources + per_image  # one image more would not fit
+    inline, managed = function_policies(template)
+    assert sum(size(document) for document in inline) <= INLINE_LIMIT, [size(d) for d in inline]
+    assert all(size(document) <= MANAGED_LIMIT for document in managed), [size(d) for d in managed]
+    assert len(managed) <= MANAGED_PER_ROLE
+    # Scoping kept: exactly each image and its versions, nothing wider.
+    granted = [
+        resource
+        for document in inline + managed
+        for statement in document["Statement"]
+        if statement["Action"] != ["logs:CreateLogStream", "logs:PutLogEvents"]
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+    ]
+    prefix = f"arn:{LONGEST['AWS::Partition']}:sagemaker:{LONGEST['AWS::Region']}:123456789012:"
+    expected = [f"{prefix}image/{name(i)}" for i in range(images)]
+    expected += [f"{prefix}image-version/{name(i)}/*" for i in range(images)]
+    assert sorted(granted) == sorted(expected)
+    print(
+        f"{images} images, {resources} resources, inline {[size(d) for d in inline]}, "
+        f"managed {[size(d) for d in managed]}"
+    )
+
+
+def test_overflow_policies_are_created_by_aws_cdk_lib_and_awaited(tmp_path: Path) -> None:
+    _, template = build(tmp_path, 60, defined=False)
+    managed = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::ManagedPolicy"}
+    assert managed and all(re.match(rf"{aliases.PROVIDER_ID}RoleOverflowPolicy\d", k) for k in managed)
+    for resource in template["Resources"].values():
+        if resource["Type"] == aliases.RESOURCE_TYPE:
+            assert set(managed) <= set(resource["DependsOn"])  # every grant exists before it runs
