@@ -1,4 +1,5 @@
-"""CloudFormation's enumerated ImageVersion values, typed so that typos fail in the editor, not at deploy."""
+"""CloudFormation's enumerated values (ImageVersion's, Studio's app types), typed so that typos fail in the
+editor, not at deploy."""
 
 from __future__ import annotations
 
@@ -27,3 +28,11 @@ class VendorGuidance(StrEnum):
     STABLE = "STABLE"
     TO_BE_ARCHIVED = "TO_BE_ARCHIVED"
     ARCHIVED = "ARCHIVED"
+
+
+class AppType(StrEnum):
+    """The Studio app an ``AppImageConfig`` runs its image as (``KernelGateway`` etc.)."""
+
+    KERNEL_GATEWAY = "KernelGateway"
+    JUPYTER_LAB = "JupyterLab"
+    CODE_EDITOR = "CodeEditor"

@@ -128,3 +128,106 @@ def check_aliases(owner: object, prop: str, aliases: Iterable[str]) -> list[str]
             raise ValidationError(f"{owner}: invalid {prop}: {alias!r} is listed twice")
         seen.append(alias)
     return seen
+
+
+# AWS::SageMaker::AppImageConfig
+# The rules of cfn-lint's copy of the resource schema; tests/test_app_image_config.py compares them with it.
+
+# What Java's "." (the service's regexes) refuses to match, where Python's refuses only "\n".
+JAVA_LINE_TERMINATORS = frozenset("\n\r\u0085\u2028\u2029")
+
+
+@dataclass(frozen=True)
+class SingleLineRule(Rule):
+    """A Rule whose pattern ends in ``.*`` or ``.+``: the whole value must be one line, as Java reads it.
+
+    Python's ``.`` matches ``\\r``, U+0085, U+2028 and U+2029; Java's does not, so the service
+    refuses a value holding any of them even where ``re.fullmatch`` accepts it.
+    """
+
+    def violation(self, value: str) -> str | None:
+        """What is wrong with ``value``, or None when AWS accepts it."""
+        problem = super().violation(value)
+        if problem is None and not JAVA_LINE_TERMINATORS.isdisjoint(value):
+            return f"must match the pattern {self.pattern} (one line: '.' matches no line break)"
+        return problem
+
+
+@dataclass(frozen=True)
+class NotBlankRule(SingleLineRule):
+    """``^(?!\\s*$).+``, with "blank" as wide as any reader of the schema takes it.
+
+    Java's ``\\s`` is ASCII, but the schema's own dialect (JSON Schema patterns are ECMAScript regexes,
+    as CDK's template checks read them) and cfn-lint's (Python) also count Unicode spaces such as U+00A0
+    and U+3000, and ECMAScript U+FEFF: a value blank to any of them is refused.
+    """
+
+    def violation(self, value: str) -> str | None:
+        """What is wrong with ``value``, or None when AWS accepts it."""
+        problem = super().violation(value)
+        if problem is None and all(c.isspace() or c == "\ufeff" for c in value):
+            return f"must match the pattern {self.pattern} (not blank: only white space)"
+        return problem
+
+
+@dataclass(frozen=True)
+class ItemCount:
+    """How many items a list property may hold (``minItems``, ``maxItems``)."""
+
+    min_items: int
+    max_items: int
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """The bounds of an integer property (``minimum``, ``maximum``)."""
+
+    minimum: int
+    maximum: int
+
+
+NOT_BLANK = r"^(?!\s*$).+"
+APP_IMAGE_CONFIG_NAME = Rule(1, 63, r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+KERNEL_SPECS = ItemCount(1, 1)
+KERNEL_NAME = Rule(1, 1024)
+KERNEL_DISPLAY_NAME = Rule(1, 1024)
+MOUNT_PATH = SingleLineRule(1, 1024, r"^/.*")
+DEFAULT_UID = IntRange(0, 65535)
+DEFAULT_GID = IntRange(0, 65535)
+CONTAINER_ARGUMENTS = ItemCount(0, 50)
+CONTAINER_ARGUMENT = NotBlankRule(1, 64, NOT_BLANK)
+CONTAINER_ENTRYPOINT = ItemCount(0, 1)
+CONTAINER_ENTRYPOINT_ITEM = NotBlankRule(1, 256, NOT_BLANK)
+CONTAINER_ENVIRONMENT = ItemCount(0, 25)
+CONTAINER_ENVIRONMENT_KEY = NotBlankRule(1, 256, NOT_BLANK)
+CONTAINER_ENVIRONMENT_VALUE = NotBlankRule(1, 256, NOT_BLANK)
+
+
+def check_count(owner: object, prop: str, count: int, allowed: ItemCount) -> None:
+    """Raise a ValidationError when a list of ``count`` items is too short or too long."""
+    if allowed.min_items <= count <= allowed.max_items:
+        return
+    if allowed.min_items == allowed.max_items:
+        expected = f"exactly {allowed.min_items}"
+    elif allowed.min_items == 0:
+        expected = f"at most {allowed.max_items}"
+    else:
+        expected = f"{allowed.min_items}-{allowed.max_items}"
+    raise ValidationError(f"{owner}: invalid {prop}: must have {expected} item(s) (got {count})")
+
+
+def check_int(owner: object, prop: str, value: object, allowed: IntRange) -> None:
+    """Refuse a non-integer (bool included) or an integer out of bounds; a numeric token passes."""
+    if value is None:
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not allowed.minimum <= value <= allowed.maximum:
+            raise ValidationError(
+                f"{owner}: invalid {prop} {value!r}: must be {allowed.minimum}-{allowed.maximum}"
+            )
+        return
+    if isinstance(value, float) and is_unresolved(value):
+        return
+    raise ValidationError(
+        f"{owner}: invalid {prop} {value!r}: must be an integer, not {type(value).__name__}"
+    )
