@@ -1,4 +1,5 @@
-"""AWS CDK constructs for SageMaker custom images: ``Image``, ``ImageVersion`` and their base images."""
+"""AWS CDK constructs for SageMaker custom images: ``Image``, ``ImageVersion``, their base images, and
+``AppImageConfig`` with ``StudioAttachment`` to bring them to Studio users."""
 
 from ._version import __version__
 from .app_image_config import (
@@ -13,6 +14,7 @@ from .base_image import BaseImage, BaseImageConfig
 from .enums import AppType, JobType, Processor, VendorGuidance
 from .image import IImage, Image, ImageBase
 from .image_version import IImageVersion, ImageVersion, ImageVersionOptions
+from .studio import StudioAttachment
 from .validation import ValidationError
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "KernelGatewayConfig",
     "KernelSpec",
     "Processor",
+    "StudioAttachment",
     "ValidationError",
     "VendorGuidance",
     "__version__",

@@ -33,8 +33,10 @@ ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLay
 IMMUTABLE_ROLE_WARNING = "@sagemaker-image-constructs/image:immutable-role"
 
 if TYPE_CHECKING:
+    from .app_image_config import IAppImageConfig
     from .base_image import BaseImage
-    from .image_version import ImageVersion, ImageVersionOptions
+    from .image_version import IImageVersion, ImageVersion, ImageVersionOptions
+    from .studio import StudioAttachment
 
 
 class IImage(IConstruct, Protocol):
@@ -86,6 +88,32 @@ class ImageBase(Resource):
         from .image_version import ImageVersion
 
         return ImageVersion(self, id, image=self, base_image=base_image, **options)
+
+    def attach_to_studio(
+        self,
+        id: str,
+        *,
+        app_image_config: IAppImageConfig,
+        version: IImageVersion | int | None = None,
+        domain: str | sagemaker.CfnDomain,
+        user_profile: str | sagemaker.CfnUserProfile | None = None,
+        space: str | sagemaker.CfnSpace | None = None,
+        default_space_settings: bool = False,
+    ) -> StudioAttachment:
+        """List this image in a Studio domain, user profile or space (see ``StudioAttachment``)."""
+        from .studio import StudioAttachment
+
+        return StudioAttachment(
+            self,
+            id,
+            image=self,
+            app_image_config=app_image_config,
+            version=version,
+            domain=domain,
+            user_profile=user_profile,
+            space=space,
+            default_space_settings=default_space_settings,
+        )
 
     def _register_version(
         self,

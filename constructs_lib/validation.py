@@ -67,6 +67,10 @@ ML_FRAMEWORK = Rule(1, 128, r"^[a-zA-Z]+ ?\d+\.\d+(\.\d+)?$")
 PROGRAMMING_LANG = Rule(1, 128, r"^[a-zA-Z]+ ?\d+\.\d+(\.\d+)?$")
 RELEASE_NOTES = Rule(1, 255)
 
+# Studio targets (botocore's SageMaker model: DescribeDomain, DescribeUserProfile, DescribeSpace)
+DOMAIN_ID = Rule(1, 63, r"d-(-*[a-z0-9]){1,61}")
+STUDIO_NAME = Rule(1, 63, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")  # UserProfileName, SpaceName
+
 # An image version's number, as SageMaker gives it (an Integer >= 1) and as it stands in an ARN.
 VERSION_NUMBER = re.compile(r"[1-9][0-9]*", re.ASCII)
 INT32_MAX = 2**31 - 1

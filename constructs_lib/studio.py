@@ -1,0 +1,400 @@
+"""Studio attachment: list an image (a version of it, or its latest) in a Studio domain, user profile or
+space, so that the users it is for can run it.
+
+A target this app defines (``CfnDomain``, ``CfnUserProfile``, ``CfnSpace``) gets the entry merged into its
+own properties at synth: CloudFormation's Domain update resends the template's whole settings, so
+anything written into it from outside would be lost at its next update. An existing target (a string)
+gets it from ``Custom::SageMakerStudioCustomImage`` (``lambda/studio_custom_images``), which writes only
+that one ``<AppType>AppSettings`` object and detaches the entry on delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import jsii
+from aws_cdk import CfnResource, CustomResource, Duration, IStableAnyProducer, Lazy, Stack
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct, IConstruct
+
+from . import validation
+from .app_image_config import IAppImageConfig
+from .enums import AppType
+from .image import IImage, ImageBase
+from .image_version import IImageVersion
+from .provider import FunctionProvider
+from .tokens import identity, is_unresolved
+
+RESOURCE_TYPE = "Custom::SageMakerStudioCustomImage"
+# The library's own id for its one Studio function per stack (construct ids are API: never change it).
+PROVIDER_ID = "SageMakerStudioCustomImagese6df6e51a32b4e069fe01e36b4723fe4"
+# Exactly what lambda/studio_custom_images/index.py calls (a contract test holds the two together).
+SAGEMAKER_ACTIONS = (
+    "sagemaker:DescribeDomain",
+    "sagemaker:UpdateDomain",
+    "sagemaker:DescribeUserProfile",
+    "sagemaker:UpdateUserProfile",
+    "sagemaker:DescribeSpace",
+    "sagemaker:UpdateSpace",
+)
+# A domain update takes minutes: the function waits for InService (within 10 minutes less a margin),
+# and CloudFormation gives up on a silent function after SERVICE_TIMEOUT instead of the default hour.
+FUNCTION_TIMEOUT = Duration.minutes(10)
+SERVICE_TIMEOUT = Duration.minutes(15)
+# The longest ARN it is granted: arn:aws-us-gov:sagemaker:us-isof-south-1:<12>:user-profile/<63>/<63>
+ARN_SIZE_ESTIMATE = 194
+
+_HANDLER = "studio_custom_images"
+
+# Where SageMaker has CustomImages, by the settings object that holds them (botocore's model).
+APP_TYPES_IN = {
+    "DefaultUserSettings": (AppType.KERNEL_GATEWAY, AppType.JUPYTER_LAB, AppType.CODE_EDITOR),
+    "DefaultSpaceSettings": (AppType.KERNEL_GATEWAY, AppType.JUPYTER_LAB),
+    "UserSettings": (AppType.KERNEL_GATEWAY, AppType.JUPYTER_LAB, AppType.CODE_EDITOR),
+    "SpaceSettings": (AppType.KERNEL_GATEWAY,),
+}
+# The L1 attribute that holds each settings object.
+_SETTINGS_ATTRIBUTE = {
+    "DefaultUserSettings": "default_user_settings",
+    "DefaultSpaceSettings": "default_space_settings",
+    "UserSettings": "user_settings",
+    "SpaceSettings": "space_settings",
+}
+_APP_SETTINGS_ATTRIBUTE = {
+    AppType.KERNEL_GATEWAY: "kernel_gateway_app_settings",
+    AppType.JUPYTER_LAB: "jupyter_lab_app_settings",
+    AppType.CODE_EDITOR: "code_editor_app_settings",
+}
+
+Target = str | sagemaker.CfnDomain | sagemaker.CfnUserProfile | sagemaker.CfnSpace
+
+
+class StudioProvider(FunctionProvider):
+    """The stack's one Studio function; its role grows by one ARN per target."""
+
+    @staticmethod
+    def of(stack: Stack) -> StudioProvider:
+        provider = _PROVIDERS.get(stack)
+        if provider is None:
+            provider = _PROVIDERS[stack] = StudioProvider(stack, PROVIDER_ID)
+        return provider
+
+    def __init__(self, scope: Stack, id: str) -> None:
+        super().__init__(
+            scope,
+            id,
+            handler=_HANDLER,
+            description="Custom::SageMakerStudioCustomImage: lists custom images in Studio domains, "
+            "user profiles and spaces",
+            actions=SAGEMAKER_ACTIONS,
+            arn_size_estimate=ARN_SIZE_ESTIMATE,
+            timeout=FUNCTION_TIMEOUT,
+        )
+        self._targets: set[str] = set()
+
+    def allow_target(self, arn: str) -> None:
+        """Let the function describe and update this domain, user profile or space, once."""
+        key = identity(self._stack, arn)
+        if key not in self._targets:
+            self._targets.add(key)
+            self.allow(arn)
+
+
+_PROVIDERS: WeakKeyDictionary[Stack, StudioProvider] = WeakKeyDictionary()
+# The last attachment to each target in a stack: the next one waits for it (one read-modify-write at
+# a time on a target), by stack, then by target key.
+_LAST_ON_TARGET: WeakKeyDictionary[Stack, dict[str, CustomResource]] = WeakKeyDictionary()
+# Entries merged into an L1 of the app, by the L1 and then the path of its CustomImages list.
+_MERGED: WeakKeyDictionary[CfnResource, dict[str, _MergedCustomImages]] = WeakKeyDictionary()
+
+
+class StudioAttachment(Construct):
+    """Lists a custom image in the ``CustomImages`` of a Studio domain, user profile or space.
+
+    The app type (and so the ``<AppType>AppSettings`` the entry goes into) is the config's. The
+    attachment waits for the image, the config and, when pinned, the version.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        image: IImage,
+        app_image_config: IAppImageConfig,
+        version: IImageVersion | int | None = None,
+        domain: str | sagemaker.CfnDomain,
+        user_profile: str | sagemaker.CfnUserProfile | None = None,
+        space: str | sagemaker.CfnSpace | None = None,
+        default_space_settings: bool = False,
+    ) -> None:
+        """
+        :param image: the image to list (an ``Image`` or an import).
+        :param app_image_config: how Studio runs it; its ``app_type`` picks the ``<AppType>AppSettings``.
+        :param version: an ``ImageVersion`` of this image (the entry pins its number), a version
+            number of 1 or more, or None. Default: None, SageMaker's latest version of the image.
+        :param domain: the domain: an existing domain's id (``d-...``) or a ``CfnDomain`` of this app.
+        :param user_profile: a user profile of the domain (its name, or a ``CfnUserProfile`` of this
+            app): the entry goes into its ``UserSettings``. Default: none, the domain's settings.
+        :param space: a space of the domain (its name, or a ``CfnSpace``): the entry goes into its
+            ``SpaceSettings`` (KernelGateway only). Default: none.
+        :param default_space_settings: for a domain target only: list the image in the domain's
+            ``DefaultSpaceSettings`` (shared spaces) instead of ``DefaultUserSettings``. Default: False.
+        """
+        super().__init__(scope, id)
+        owner = validation.ConstructOwner("StudioAttachment", self)
+        app_type = AppType(app_image_config.app_type)
+        settings = _settings(owner, user_profile, space, default_space_settings)
+        if app_type not in APP_TYPES_IN[settings]:
+            allowed = ", ".join(str(a.value) for a in APP_TYPES_IN[settings])
+            raise validation.ValidationError(
+                f"{owner}: invalid app_image_config: a {app_type.value} config cannot be listed in "
+                f"{settings}, whose CustomImages SageMaker has only for {allowed}"
+            )
+        number = _version_number(owner, image, version)
+
+        self.image = image
+        self.app_image_config = app_image_config
+        self.app_type = app_type
+        self.settings = settings
+        entry: dict[str, Any] = {
+            "ImageName": image.image_name,
+            "AppImageConfigName": app_image_config.app_image_config_name,
+        }
+        if number is not None:
+            entry["ImageVersionNumber"] = number
+        waits_for: list[IConstruct] = []
+        if isinstance(image, ImageBase):
+            waits_for.extend(image._image_resources)
+        if version is not None and not isinstance(version, int | float):
+            waits_for.append(version)
+
+        l1 = _l1_target(domain, user_profile, space)
+        self.resource: CustomResource | None = None
+        if l1 is not None:
+            self._merge(owner, l1, settings, app_type, entry, waits_for)
+        else:
+            self.resource = self._custom_resource(
+                owner, domain, user_profile, space, settings, app_type, entry, waits_for
+            )
+
+    def _merge(
+        self,
+        owner: object,
+        l1: CfnResource,
+        settings: str,
+        app_type: AppType,
+        entry: dict[str, Any],
+        waits_for: list[IConstruct],
+    ) -> None:
+        """Add the entry to the L1's own CustomImages at synth, after the entries written there."""
+        path = f"{settings}.{app_type.value}AppSettings.CustomImages"
+        merged = _MERGED.setdefault(l1, {})
+        producer = merged.get(path)
+        if producer is None:
+            producer = merged[path] = _MergedCustomImages(owner, l1, settings, app_type)
+            l1.add_property_override(path, Lazy.any(producer))
+        producer.add(owner, entry)
+        for construct in waits_for:
+            l1.node.add_dependency(construct)
+
+    def _custom_resource(
+        self,
+        owner: object,
+        domain: str | sagemaker.CfnDomain,
+        user_profile: str | sagemaker.CfnUserProfile | None,
+        space: str | sagemaker.CfnSpace | None,
+        settings: str,
+        app_type: AppType,
+        entry: dict[str, Any],
+        waits_for: list[IConstruct],
+    ) -> CustomResource:
+        stack = Stack.of(self)
+        if isinstance(domain, sagemaker.CfnDomain):
+            domain_id = domain.attr_domain_id
+        else:
+            validation.check_type(owner, "domain", domain, str, "a domain id or a CfnDomain")
+            validation.check(owner, "domain (DomainId)", domain, validation.DOMAIN_ID)
+            domain_id = domain
+        properties: dict[str, Any] = {"DomainId": domain_id, "AppType": app_type.value, **entry}
+        if user_profile is not None:
+            assert isinstance(user_profile, str)
+            validation.check(owner, "user_profile (UserProfileName)", user_profile, validation.STUDIO_NAME)
+            properties["UserProfileName"] = user_profile
+            arn = _arn(stack, "user-profile", f"{domain_id}/{user_profile}")
+            key = f"{identity(stack, domain_id)}/user-profile/{identity(stack, user_profile)}"
+        elif space is not None:
+            assert isinstance(space, str)
+            validation.check(owner, "space (SpaceName)", space, validation.STUDIO_NAME)
+            properties["SpaceName"] = space
+            arn = _arn(stack, "space", f"{domain_id}/{space}")
+            key = f"{identity(stack, domain_id)}/space/{identity(stack, space)}"
+        else:
+            properties["Settings"] = settings
+            arn = _arn(stack, "domain", domain_id)
+            key = identity(stack, domain_id)  # both settings of a domain are one UpdateDomain target
+
+        provider = StudioProvider.of(stack)
+        provider.allow_target(arn)
+        resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.function_arn,
+            resource_type=RESOURCE_TYPE,
+            service_timeout=SERVICE_TIMEOUT,
+            properties=properties,
+        )
+        resource.node.add_dependency(provider.role, *waits_for)
+        last = _LAST_ON_TARGET.setdefault(stack, {})
+        previous = last.get(key)
+        if previous is not None:
+            resource.node.add_dependency(previous)
+        last[key] = resource
+        return resource
+
+
+def _settings(owner: object, user_profile: object, space: object, default_space_settings: bool) -> str:
+    """The settings object that holds the entry, or a ValidationError for a combination with none."""
+    if user_profile is not None and space is not None:
+        raise validation.ValidationError(
+            f"{owner}: give user_profile or space, not both (a space's settings are not a profile's)"
+        )
+    if default_space_settings and (user_profile is not None or space is not None):
+        raise validation.ValidationError(
+            f"{owner}: invalid default_space_settings True: it is the domain's default for shared "
+            "spaces, for a domain target only; leave it out with user_profile or space"
+        )
+    if user_profile is not None:
+        return "UserSettings"
+    if space is not None:
+        return "SpaceSettings"
+    return "DefaultSpaceSettings" if default_space_settings else "DefaultUserSettings"
+
+
+def _version_number(owner: object, image: IImage, version: IImageVersion | int | None) -> Any:
+    """The entry's ImageVersionNumber: a version's number (a token), a literal number, or None."""
+    if version is None:
+        return None
+    if isinstance(version, bool) or (isinstance(version, int) and version < 1):
+        raise validation.ValidationError(
+            f"{owner}: invalid version {version!r}: must be an ImageVersion of the image, a version "
+            "number of 1 or more, or None for the image's latest version"
+        )
+    if isinstance(version, int):
+        return version
+    if isinstance(version, float):
+        if is_unresolved(version):
+            return version
+        raise validation.ValidationError(f"{owner}: invalid version {version!r}: expected a whole number")
+    theirs = version.image
+    if theirs is not image:
+        stack = Stack.of(image)
+        same = identity(stack, theirs.image_name) == identity(stack, image.image_name)
+        if not same:
+            raise validation.ValidationError(
+                f"{owner}: invalid version {version.node.path!r}: it is a version of image "
+                f"{theirs.node.path!r}, not of {image.node.path!r}"
+            )
+    return version.version
+
+
+def _l1_target(domain: Target, user_profile: Target | None, space: Target | None) -> CfnResource | None:
+    """The L1 of this app that receives the entry at synth, or None for the custom resource."""
+    if isinstance(user_profile, sagemaker.CfnUserProfile):
+        return user_profile
+    if isinstance(space, sagemaker.CfnSpace):
+        return space
+    if isinstance(domain, sagemaker.CfnDomain) and user_profile is None and space is None:
+        return domain
+    return None
+
+
+def _arn(stack: Stack, resource: str, name: str) -> str:
+    return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+
+@dataclass
+class _Listed:
+    owner: object
+    entry: dict[str, Any]
+
+
+@jsii.implements(IStableAnyProducer)
+class _MergedCustomImages:
+    """The CustomImages of one L1's settings: the user's entries, read at synth, then the attachments'."""
+
+    def __init__(self, owner: object, l1: CfnResource, settings: str, app_type: AppType) -> None:
+        self._l1 = l1
+        self._settings = settings
+        self._app_type = app_type
+        self._listed: list[_Listed] = []
+
+    def add(self, owner: object, entry: dict[str, Any]) -> None:
+        for listed in self._listed:
+            if _same_name(self._l1, listed.entry, entry):
+                raise validation.ValidationError(
+                    f"{owner}: image {entry['ImageName']!r} is already listed in this "
+                    f"{self._settings} by {listed.owner}; SageMaker lists an image once per app type"
+                )
+        self._listed.append(_Listed(owner, entry))
+
+    def produce(self) -> Any:
+        written = self._written()
+        for listed in self._listed:
+            for entry in written:
+                if _same_name(self._l1, entry, listed.entry):
+                    raise validation.ValidationError(
+                        f"{listed.owner}: image {listed.entry['ImageName']!r} is already listed in "
+                        f"{self._l1.node.path}'s {self._settings} CustomImages; remove one of the two"
+                    )
+        return written + [listed.entry for listed in self._listed]
+
+    def _written(self) -> list[Any]:
+        """The entries the user wrote in the L1's properties (structs, dicts or tokens)."""
+        settings = getattr(self._l1, _SETTINGS_ATTRIBUTE[self._settings])
+        app = _field(settings, _APP_SETTINGS_ATTRIBUTE[self._app_type])
+        images = _field(app, "custom_images")
+        if images is None:
+            return []
+        if is_unresolved(images) or not isinstance(images, list):
+            raise validation.ValidationError(
+                f"{self._l1.node.path}: its {self._settings} CustomImages is a token, so attachments "
+                "cannot be merged into it; list them as entries"
+            )
+        return [_entry(item) for item in images]
+
+
+def _field(struct: Any, name: str) -> Any:
+    """A field of an L1 struct, which Python may hold as a struct, a dict (either case) or None."""
+    if struct is None:
+        return None
+    if isinstance(struct, dict):
+        camel = "".join(part.capitalize() for part in name.split("_"))
+        for key in (name, camel, camel[0].lower() + camel[1:]):
+            if key in struct:
+                return struct[key]
+        return None
+    return getattr(struct, name, None)
+
+
+def _entry(item: Any) -> Any:
+    """A user's CustomImages entry as CloudFormation takes it (a token stays a token)."""
+    if isinstance(item, dict) and "ImageName" in item:
+        return item
+    fields = {
+        "ImageName": _field(item, "image_name"),
+        "AppImageConfigName": _field(item, "app_image_config_name"),
+        "ImageVersionNumber": _field(item, "image_version_number"),
+    }
+    if fields["ImageName"] is None:
+        return item  # an IResolvable: CloudFormation gets what it resolves to
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _same_name(l1: CfnResource, a: Any, b: Any) -> bool:
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return False
+    stack = Stack.of(l1)
+    return identity(stack, str(a.get("ImageName"))) == identity(stack, str(b.get("ImageName")))
