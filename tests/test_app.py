@@ -13,13 +13,16 @@ from cfnlint.api import ManualArgs, lint
 import app as reference_app
 
 
-def synth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, region: str | None) -> dict:  # type: ignore[type-arg]
+def synth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, region: str | None, domain: str | None = None
+) -> dict:  # type: ignore[type-arg]
     monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
     if region:
         monkeypatch.setenv("CDK_DEFAULT_REGION", region)
     else:
         monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
-    assembly = reference_app.build_app(cdk.App(outdir=str(tmp_path))).synth()
+    context = {"studio_domain_id": domain} if domain else {}
+    assembly = reference_app.build_app(cdk.App(outdir=str(tmp_path), context=context)).synth()
     return assembly.get_stack_by_name("SageMakerImageStack").template  # type: ignore[no-any-return]
 
 
@@ -32,11 +35,14 @@ def resources(template: dict, type_: str) -> Iterator[dict]:  # type: ignore[typ
     return (r for r in template["Resources"].values() if r["Type"] == type_)
 
 
-@pytest.mark.parametrize("region", [None, "us-east-1", "af-south-1", "cn-north-1"])
+@pytest.mark.parametrize(
+    ("region", "domain"),
+    [(None, None), ("us-east-1", None), ("af-south-1", None), ("cn-north-1", None), (None, "d-abc123")],
+)
 def test_app_template_passes_cfn_lint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, region: str | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, region: str | None, domain: str | None
 ) -> None:
-    template = synth(tmp_path, monkeypatch, region)
+    template = synth(tmp_path, monkeypatch, region, domain)
     assert errors(template, region or "us-east-1") == []
 
 
@@ -75,3 +81,36 @@ def test_app_follows_cdk_default_region(tmp_path: Path, monkeypatch: pytest.Monk
     (version,) = resources(template, "AWS::SageMaker::ImageVersion")
     assert version["Properties"]["BaseImage"].startswith("692866216735.dkr.ecr.eu-south-1.amazonaws.com/")
     assert "Mappings" not in template
+
+
+def test_app_has_a_jupyterlab_config_and_attaches_nothing_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = synth(tmp_path, monkeypatch, None)
+    (config,) = resources(template, "AWS::SageMaker::AppImageConfig")
+    assert config["Properties"]["JupyterLabAppImageConfig"]["ContainerConfig"] == {
+        "ContainerEnvironmentVariables": [{"Key": "TEAM", "Value": "ml-platform"}]
+    }
+    assert list(resources(template, "Custom::SageMakerStudioCustomImage")) == []
+    assert len(list(resources(template, "AWS::Lambda::Function"))) == 1  # the aliases function only
+
+
+def test_app_attaches_the_version_to_a_domain_given_as_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = synth(tmp_path, monkeypatch, None, "d-abc123")
+    (attachment,) = resources(template, "Custom::SageMakerStudioCustomImage")
+    properties = attachment["Properties"]
+    (config_id,) = [
+        k for k, v in template["Resources"].items() if v["Type"] == "AWS::SageMaker::AppImageConfig"
+    ]
+    (version_id,) = [
+        k for k, v in template["Resources"].items() if v["Type"] == "AWS::SageMaker::ImageVersion"
+    ]
+    assert properties["DomainId"] == "d-abc123"
+    assert properties["Settings"] == "DefaultUserSettings"
+    assert properties["AppType"] == "JupyterLab"
+    assert properties["ImageName"] == "example-sagemaker-image"
+    assert properties["AppImageConfigName"] == {"Ref": config_id}
+    assert properties["ImageVersionNumber"] == {"Fn::GetAtt": [version_id, "Version"]}
+    assert version_id in attachment["DependsOn"]
