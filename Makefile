@@ -33,7 +33,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.runtime
 	touch $@
 
 synth: $(VENV)/.runtime node_modules/.installed
-	$(ENV) $(CDK) synth --no-notices --quiet
+	$(ENV) $(CDK) synth --no-notices --quiet $(CDK_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
