@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from aws_cdk import CustomResource, Duration, Stack
 from constructs import Construct
@@ -31,33 +30,21 @@ SAGEMAKER_ACTIONS = (
 # gives up on a silent function after SERVICE_TIMEOUT instead of the default hour.
 FUNCTION_TIMEOUT = Duration.minutes(5)
 SERVICE_TIMEOUT = Duration.minutes(10)
-# The longest ARN it is granted: arn:aws-us-gov:sagemaker:us-isof-south-1:<12>:image-version/<63>/*
-ARN_SIZE_ESTIMATE = 133
-
-_HANDLER = "image_version_aliases"
 
 
 class AliasesProvider(FunctionProvider):
     """The stack's one aliases function; its role grows by one image's ARNs per image."""
 
-    @staticmethod
-    def of(stack: Stack) -> AliasesProvider:
-        """The stack's provider, made on first use (remembered in Python: a tree lookup is a round trip)."""
-        provider = _PROVIDERS.get(stack)
-        if provider is None:
-            provider = _PROVIDERS[stack] = AliasesProvider(stack, PROVIDER_ID)
-        return provider
+    PROVIDER_ID = PROVIDER_ID
+    HANDLER = "image_version_aliases"
+    DESCRIPTION = "Custom::SageMakerImageVersionAliases: moves floating aliases between versions"
+    ACTIONS = SAGEMAKER_ACTIONS
+    # arn:aws-us-gov:sagemaker:us-isof-south-1:<12 digits>:image-version/<63>/*
+    ARN_SIZE_ESTIMATE = 133
+    TIMEOUT = FUNCTION_TIMEOUT
 
     def __init__(self, scope: Stack, id: str) -> None:
-        super().__init__(
-            scope,
-            id,
-            handler=_HANDLER,
-            description="Custom::SageMakerImageVersionAliases: moves floating aliases between versions",
-            actions=SAGEMAKER_ACTIONS,
-            arn_size_estimate=ARN_SIZE_ESTIMATE,
-            timeout=FUNCTION_TIMEOUT,
-        )
+        super().__init__(scope, id)
         self._images: set[str] = set()
         self._image_keys: dict[str, str] = {}
 
@@ -77,9 +64,6 @@ class AliasesProvider(FunctionProvider):
             wildcard_reason="A move takes the alias from whichever version of the image holds it, so the "
             "function needs every version of this one image; SageMaker numbers them at deploy time",
         )
-
-
-_PROVIDERS: WeakKeyDictionary[Stack, AliasesProvider] = WeakKeyDictionary()
 
 
 def add_floating_aliases(

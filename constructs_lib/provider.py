@@ -15,7 +15,8 @@ import tempfile
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
+from weakref import WeakKeyDictionary
 
 import jsii
 from aws_cdk import Acknowledgment, Aspects, Duration, IAspect, Stack, Validations
@@ -75,21 +76,32 @@ class FunctionProvider(Construct):
     of those policies ends up holding it, once the split has run.
     """
 
-    def __init__(
-        self,
-        scope: Stack,
-        id: str,
-        *,
-        handler: str,
-        description: str,
-        actions: Sequence[str],
-        arn_size_estimate: int,
-        timeout: Duration,
-    ) -> None:
+    # What each kind of function says of itself. PROVIDER_ID is its construct id under the stack, the
+    # library's own (construct ids are API: never change one). ARN_SIZE_ESTIMATE is the longest ARN
+    # it is ever granted, with every pseudo parameter at its longest.
+    PROVIDER_ID: ClassVar[str]
+    HANDLER: ClassVar[str]  # lambda/<HANDLER>/index.py
+    DESCRIPTION: ClassVar[str]
+    ACTIONS: ClassVar[Sequence[str]]
+    ARN_SIZE_ESTIMATE: ClassVar[int]
+    TIMEOUT: ClassVar[Duration]
+
+    @classmethod
+    def of(cls, stack: Stack) -> Self:
+        """The stack's provider, made on first use (remembered in Python: a tree lookup is a round trip)."""
+        providers = _PROVIDERS.setdefault(cls, WeakKeyDictionary())
+        provider = providers.get(stack)
+        if provider is None:
+            provider = providers[stack] = cls(stack, cls.PROVIDER_ID)
+        assert isinstance(provider, cls)
+        return provider
+
+    def __init__(self, scope: Stack, id: str) -> None:
         super().__init__(scope, id)
-        self.node.set_context(ARN_SIZE_ESTIMATE_CONTEXT, arn_size_estimate)  # before any child
+        self.node.set_context(ARN_SIZE_ESTIMATE_CONTEXT, self.ARN_SIZE_ESTIMATE)  # before any child
         self._stack = scope
-        self._actions = list(actions)
+        self._actions = list(self.ACTIONS)
+        description = self.DESCRIPTION
         self.log_group = logs.LogGroup(self, "LogGroup", retention=logs.RetentionDays.ONE_YEAR)
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
@@ -108,8 +120,8 @@ class FunctionProvider(Construct):
             runtime=newest_python_runtime(),
             architecture=lambda_.Architecture.ARM_64,
             handler="index.handler",
-            code=lambda_.Code.from_asset(function_code_directory(handler)),
-            timeout=timeout,
+            code=lambda_.Code.from_asset(function_code_directory(self.HANDLER)),
+            timeout=self.TIMEOUT,
             memory_size=256,
             role=self.role,
             log_group=self.log_group,
@@ -117,7 +129,7 @@ class FunctionProvider(Construct):
         self.function_arn = self.function.function_arn
         # Statements of as many ARNs as fill one OverflowPolicy: the fewest policies (IAM lets a role
         # have 10 managed ones by default), and the last, partial statement tops up the DefaultPolicy.
-        per_arn = arn_size_estimate + 3  # CDK counts the quotes and comma around each
+        per_arn = self.ARN_SIZE_ESTIMATE + 3  # CDK counts the quotes and comma around each
         overhead = 100 + 23 * len(self._actions)
         self._arns_per_statement = max(1, (_MANAGED_BUDGET - overhead) // per_arn)
         self._statement: iam.PolicyStatement | None = None
@@ -159,6 +171,9 @@ class FunctionProvider(Construct):
                             id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason
                         )
                     )
+
+
+_PROVIDERS: dict[type[FunctionProvider], WeakKeyDictionary[Stack, FunctionProvider]] = {}
 
 
 @jsii.implements(IAspect)

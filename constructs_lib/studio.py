@@ -43,10 +43,6 @@ SAGEMAKER_ACTIONS = (
 # and CloudFormation gives up on a silent function after SERVICE_TIMEOUT instead of the default hour.
 FUNCTION_TIMEOUT = Duration.minutes(10)
 SERVICE_TIMEOUT = Duration.minutes(15)
-# The longest ARN it is granted: arn:aws-us-gov:sagemaker:us-isof-south-1:<12>:user-profile/<63>/<63>
-ARN_SIZE_ESTIMATE = 194
-
-_HANDLER = "studio_custom_images"
 
 # Where SageMaker has CustomImages, by the settings object that holds them (botocore's model).
 APP_TYPES_IN = {
@@ -74,24 +70,18 @@ Target = str | sagemaker.CfnDomain | sagemaker.CfnUserProfile | sagemaker.CfnSpa
 class StudioProvider(FunctionProvider):
     """The stack's one Studio function; its role grows by one ARN per target."""
 
-    @staticmethod
-    def of(stack: Stack) -> StudioProvider:
-        provider = _PROVIDERS.get(stack)
-        if provider is None:
-            provider = _PROVIDERS[stack] = StudioProvider(stack, PROVIDER_ID)
-        return provider
+    PROVIDER_ID = PROVIDER_ID
+    HANDLER = "studio_custom_images"
+    DESCRIPTION = (
+        "Custom::SageMakerStudioCustomImage: lists custom images in Studio domains, user profiles and spaces"
+    )
+    ACTIONS = SAGEMAKER_ACTIONS
+    # arn:aws-us-gov:sagemaker:us-isof-south-1:<12 digits>:user-profile/<domain id, 63>/<63>
+    ARN_SIZE_ESTIMATE = 194
+    TIMEOUT = FUNCTION_TIMEOUT
 
     def __init__(self, scope: Stack, id: str) -> None:
-        super().__init__(
-            scope,
-            id,
-            handler=_HANDLER,
-            description="Custom::SageMakerStudioCustomImage: lists custom images in Studio domains, "
-            "user profiles and spaces",
-            actions=SAGEMAKER_ACTIONS,
-            arn_size_estimate=ARN_SIZE_ESTIMATE,
-            timeout=FUNCTION_TIMEOUT,
-        )
+        super().__init__(scope, id)
         self._targets: set[str] = set()
 
     def allow_target(self, arn: str) -> None:
@@ -102,7 +92,6 @@ class StudioProvider(FunctionProvider):
             self.allow(arn)
 
 
-_PROVIDERS: WeakKeyDictionary[Stack, StudioProvider] = WeakKeyDictionary()
 # The last attachment to each target in a stack: the next one waits for it (one read-modify-write at
 # a time on a target), by stack, then by target key.
 _LAST_ON_TARGET: WeakKeyDictionary[Stack, dict[str, CustomResource]] = WeakKeyDictionary()
@@ -219,18 +208,17 @@ class StudioAttachment(Construct):
             validation.check(owner, "domain (DomainId)", domain, validation.DOMAIN_ID)
             domain_id = domain
         properties: dict[str, Any] = {"DomainId": domain_id, "AppType": app_type.value, **entry}
-        if user_profile is not None:
-            assert isinstance(user_profile, str)
-            validation.check(owner, "user_profile (UserProfileName)", user_profile, validation.STUDIO_NAME)
-            properties["UserProfileName"] = user_profile
-            arn = _arn(stack, "user-profile", f"{domain_id}/{user_profile}")
-            key = f"{identity(stack, domain_id)}/user-profile/{identity(stack, user_profile)}"
-        elif space is not None:
-            assert isinstance(space, str)
-            validation.check(owner, "space (SpaceName)", space, validation.STUDIO_NAME)
-            properties["SpaceName"] = space
-            arn = _arn(stack, "space", f"{domain_id}/{space}")
-            key = f"{identity(stack, domain_id)}/space/{identity(stack, space)}"
+        if user_profile is not None or space is not None:  # not both: _settings refused that
+            kind, cfn, member = (
+                ("user-profile", "UserProfileName", user_profile)
+                if user_profile is not None
+                else ("space", "SpaceName", space)
+            )
+            assert isinstance(member, str)  # an L1 member went to _merge
+            validation.check(owner, f"{kind.replace('-', '_')} ({cfn})", member, validation.STUDIO_NAME)
+            properties[cfn] = member
+            arn = _arn(stack, kind, f"{domain_id}/{member}")
+            key = f"{identity(stack, domain_id)}/{kind}/{identity(stack, member)}"
         else:
             properties["Settings"] = settings
             arn = _arn(stack, "domain", domain_id)
