@@ -71,6 +71,7 @@ class ImageBase(Resource):
         super().__init__(scope, id, physical_name=physical_name, environment_from_arn=environment_from_arn)
         self._home = Stack.of(self)
         self._versions: list[Construct] = []
+        self._version_stacks: list[Stack] = []  # each version's stack, known without a round trip
         self._alias_holders: dict[str, Construct] = {}
         self._granted_repositories: set[ecr.IRepository] = set()
         # Pull grants for versions in other stacks, one policy per stack (in that stack), by stack path.
@@ -118,6 +119,7 @@ class ImageBase(Resource):
     def _register_version(
         self,
         version: Construct,
+        stack: Stack,
         resource: CfnResource,
         aliases: list[str],
         repository: ecr.IRepository | None,
@@ -131,7 +133,6 @@ class ImageBase(Resource):
         the first version names the image itself: the chain orders the rest after it, and whatever a
         version holds (its aliases resource) follows the version through its attributes.
         """
-        stack = Stack.of(version)
         foreign = not _same_stack(stack, self._home)
         if foreign or self._environment_from_arn:
             self._check_environment(version, stack)
@@ -147,13 +148,14 @@ class ImageBase(Resource):
                 )
             self._alias_holders[alias] = version
         if self._versions:
-            previous = self._versions[-1]
-            if foreign or not _same_stack(Stack.of(previous), stack):
-                self._check_order(previous, version)
+            previous, previous_stack = self._versions[-1], self._version_stacks[-1]
+            if not _same_stack(previous_stack, stack):
+                self._check_order(previous, previous_stack, version, stack)
             resource.node.add_dependency(previous)
         elif self._image_resources:
             resource.node.add_dependency(*self._image_resources)
         self._versions.append(version)
+        self._version_stacks.append(stack)
         if repository is not None:
             if foreign:
                 self._grant_pull_in(stack, version, resource, repository)
@@ -175,7 +177,9 @@ class ImageBase(Resource):
                     "created in its image's account and region"
                 )
 
-    def _check_order(self, previous: Construct, version: Construct) -> None:
+    def _check_order(
+        self, previous: Construct, previous_stack: Stack, version: Construct, stack: Stack
+    ) -> None:
         """Refuse a version that CloudFormation could create only before the one declared before it.
 
         Chaining ``version`` after ``previous`` makes its (top-level) stack depend on the previous
@@ -183,7 +187,7 @@ class ImageBase(Resource):
         stacks' own dependencies, or through this image (a version's stack references the image's stack,
         and each version's stack waits for the previous version's).
         """
-        before, after = _root(Stack.of(previous)), _root(Stack.of(version))
+        before, after = _root(previous_stack), _root(stack)
         if before is after or not self._waits_for(before, after):
             return
         raise validation.ValidationError(
@@ -204,7 +208,7 @@ class ImageBase(Resource):
                 edges.setdefault(a.node.path, []).append(b)
 
         home = _root(self._home)
-        roots = [_root(Stack.of(v)) for v in self._versions]
+        roots = [_root(stack) for stack in self._version_stacks]
         for index, root in enumerate(roots):
             if self._image_resources:  # a defined image's name is a reference to its stack
                 edge(root, home)

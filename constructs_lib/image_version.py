@@ -140,16 +140,18 @@ class ImageVersion(Resource):
             self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
 
+        # A version made by image.add_version is in the image's stack: no round trip to ask.
+        stack = image._home if isinstance(image, ImageBase) and scope is image else Stack.of(self)
         if isinstance(image, ImageBase):
             claimed = [] if is_unresolved(floating) else floating
             image._register_version(
-                self, self.resource, ([alias] if alias else []) + claimed, config.repository
+                self, stack, self.resource, ([alias] if alias else []) + claimed, config.repository
             )
         self._aliases_resource: CustomResource | None = None
         if floating:
             self._aliases_resource = add_floating_aliases(
                 self,
-                stack=Stack.of(self),
+                stack=stack,
                 image_name=image.image_name,
                 version_number=self.version,
                 aliases=floating,
