@@ -95,7 +95,7 @@ class ImageBase(Resource):
         id: str,
         *,
         app_image_config: IAppImageConfig,
-        version: IImageVersion | int | None = None,
+        version: IImageVersion | int | float | None = None,
         domain: str | sagemaker.CfnDomain,
         user_profile: str | sagemaker.CfnUserProfile | None = None,
         space: str | sagemaker.CfnSpace | None = None,

@@ -95,6 +95,8 @@ class StudioProvider(FunctionProvider):
 # The last attachment to each target in a stack: the next one waits for it (one read-modify-write at
 # a time on a target), by stack, then by target key.
 _LAST_ON_TARGET: WeakKeyDictionary[Stack, dict[str, CustomResource]] = WeakKeyDictionary()
+# What the custom resources of a stack list, by target, app type and image: each by one attachment.
+_LISTED_ON_TARGET: WeakKeyDictionary[Stack, dict[str, str]] = WeakKeyDictionary()
 # Entries merged into an L1 of the app, by the L1 and then the path of its CustomImages list.
 _MERGED: WeakKeyDictionary[CfnResource, dict[str, _MergedCustomImages]] = WeakKeyDictionary()
 
@@ -113,7 +115,7 @@ class StudioAttachment(Construct):
         *,
         image: IImage,
         app_image_config: IAppImageConfig,
-        version: IImageVersion | int | None = None,
+        version: IImageVersion | int | float | None = None,
         domain: str | sagemaker.CfnDomain,
         user_profile: str | sagemaker.CfnUserProfile | None = None,
         space: str | sagemaker.CfnSpace | None = None,
@@ -123,7 +125,8 @@ class StudioAttachment(Construct):
         :param image: the image to list (an ``Image`` or an import).
         :param app_image_config: how Studio runs it; its ``app_type`` picks the ``<AppType>AppSettings``.
         :param version: an ``ImageVersion`` of this image (the entry pins its number), a version
-            number of 1 or more, or None. Default: None, SageMaker's latest version of the image.
+            number of 1 or more (or a numeric token), or None. Default: None, SageMaker's latest
+            version of the image.
         :param domain: the domain: an existing domain's id (``d-...``) or a ``CfnDomain`` of this app.
         :param user_profile: a user profile of the domain (its name, or a ``CfnUserProfile`` of this
             app): the entry goes into its ``UserSettings``. Default: none, the domain's settings.
@@ -134,6 +137,18 @@ class StudioAttachment(Construct):
         """
         super().__init__(scope, id)
         owner = validation.ConstructOwner("StudioAttachment", self)
+        for keyword, value, cfn_kind, expected in (
+            ("domain", domain, sagemaker.CfnDomain, "a domain id or a CfnDomain"),
+            (
+                "user_profile",
+                user_profile,
+                sagemaker.CfnUserProfile,
+                "a user profile's name or a CfnUserProfile",
+            ),
+            ("space", space, sagemaker.CfnSpace, "a space's name or a CfnSpace"),
+        ):
+            if not isinstance(value, cfn_kind):
+                validation.check_type(owner, keyword, value, str, expected)
         app_type = AppType(app_image_config.app_type)
         settings = _settings(owner, user_profile, space, default_space_settings)
         if app_type not in APP_TYPES_IN[settings]:
@@ -204,7 +219,6 @@ class StudioAttachment(Construct):
         if isinstance(domain, sagemaker.CfnDomain):
             domain_id = domain.attr_domain_id
         else:
-            validation.check_type(owner, "domain", domain, str, "a domain id or a CfnDomain")
             validation.check(owner, "domain (DomainId)", domain, validation.DOMAIN_ID)
             domain_id = domain
         properties: dict[str, Any] = {"DomainId": domain_id, "AppType": app_type.value, **entry}
@@ -214,7 +228,7 @@ class StudioAttachment(Construct):
                 if user_profile is not None
                 else ("space", "SpaceName", space)
             )
-            assert isinstance(member, str)  # an L1 member went to _merge
+            assert isinstance(member, str)  # checked above; an L1 member went to _merge
             validation.check(owner, f"{kind.replace('-', '_')} ({cfn})", member, validation.STUDIO_NAME)
             properties[cfn] = member
             arn = _arn(stack, kind, f"{domain_id}/{member}")
@@ -224,6 +238,15 @@ class StudioAttachment(Construct):
             arn = _arn(stack, "domain", domain_id)
             key = identity(stack, domain_id)  # both settings of a domain are one UpdateDomain target
 
+        listed = _LISTED_ON_TARGET.setdefault(stack, {})
+        listing = f"{key}/{settings}/{app_type.value}/{identity(stack, entry['ImageName'])}"
+        if listing in listed:
+            raise validation.ValidationError(
+                f"{owner}: image {_shown_in(stack, entry['ImageName'])!r} is already listed for "
+                f"{app_type.value} in this target by {listed[listing]}; two attachments would share one "
+                "entry, and deleting either would detach it"
+            )
+        listed[listing] = str(owner)
         provider = StudioProvider.of(stack)
         provider.allow_target(arn)
         resource = CustomResource(
@@ -261,14 +284,14 @@ def _settings(owner: object, user_profile: object, space: object, default_space_
     return "DefaultSpaceSettings" if default_space_settings else "DefaultUserSettings"
 
 
-def _version_number(owner: object, image: IImage, version: IImageVersion | int | None) -> Any:
+def _version_number(owner: object, image: IImage, version: IImageVersion | int | float | None) -> Any:
     """The entry's ImageVersionNumber: a version's number (a token), a literal number, or None."""
     if version is None:
         return None
-    if isinstance(version, bool) or (isinstance(version, int) and version < 1):
+    if isinstance(version, bool) or (isinstance(version, int) and not 1 <= version <= validation.INT32_MAX):
         raise validation.ValidationError(
             f"{owner}: invalid version {version!r}: must be an ImageVersion of the image, a version "
-            "number of 1 or more, or None for the image's latest version"
+            f"number from 1 to {validation.INT32_MAX}, or None for the image's latest version"
         )
     if isinstance(version, int):
         return version
@@ -320,22 +343,33 @@ class _MergedCustomImages:
         self._listed: list[_Listed] = []
 
     def add(self, owner: object, entry: dict[str, Any]) -> None:
-        for listed in self._listed:
-            if _same_name(self._l1, listed.entry, entry):
+        """Take one more entry, refusing an image listed already: by an attachment or by the user."""
+        listed_by = [(listed.owner, listed.entry) for listed in self._listed]
+        listed_by += [
+            (f"{self._l1.node.path}'s own {self._settings}", written) for written in self._written()
+        ]
+        for by, other in listed_by:
+            if _same_name(self._l1, other, entry):
                 raise validation.ValidationError(
-                    f"{owner}: image {entry['ImageName']!r} is already listed in this "
-                    f"{self._settings} by {listed.owner}; SageMaker lists an image once per app type"
+                    f"{owner}: image {_shown(self._l1, entry['ImageName'])!r} is already listed in this "
+                    f"{self._settings} by {by}; SageMaker lists an image once per app type"
                 )
         self._listed.append(_Listed(owner, entry))
 
     def produce(self) -> Any:
+        """The user's entries as they are at synth, then the attachments'.
+
+        Checked again here for entries the user wrote after attaching; an error raised inside
+        resolution reaches Python as jsii's RuntimeError, with this message.
+        """
         written = self._written()
         for listed in self._listed:
             for entry in written:
                 if _same_name(self._l1, entry, listed.entry):
                     raise validation.ValidationError(
-                        f"{listed.owner}: image {listed.entry['ImageName']!r} is already listed in "
-                        f"{self._l1.node.path}'s {self._settings} CustomImages; remove one of the two"
+                        f"{listed.owner}: image {_shown(self._l1, entry['ImageName'])!r} is already listed "
+                        f"in {self._l1.node.path}'s own {self._settings}; SageMaker lists an image once per "
+                        "app type"
                     )
         return written + [listed.entry for listed in self._listed]
 
@@ -379,6 +413,15 @@ def _entry(item: Any) -> Any:
     if fields["ImageName"] is None:
         return item  # an IResolvable: CloudFormation gets what it resolves to
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def _shown(l1: CfnResource, name: Any) -> Any:
+    """An image name for a message: a token resolved (an Image's name resolves to the literal)."""
+    return _shown_in(Stack.of(l1), name)
+
+
+def _shown_in(stack: Stack, name: Any) -> Any:
+    return stack.resolve(name) if is_unresolved(name) else name
 
 
 def _same_name(l1: CfnResource, a: Any, b: Any) -> bool:
