@@ -149,6 +149,8 @@ class StudioAttachment(Construct):
         ):
             if not isinstance(value, cfn_kind):
                 validation.check_type(owner, keyword, value, str, expected)
+        if isinstance(domain, str):  # checked whichever way the entry is written
+            validation.check(owner, "domain (DomainId)", domain, validation.DOMAIN_ID)
         app_type = AppType(app_image_config.app_type)
         settings = _settings(owner, user_profile, space, default_space_settings)
         if app_type not in APP_TYPES_IN[settings]:
@@ -216,11 +218,7 @@ class StudioAttachment(Construct):
         waits_for: list[IConstruct],
     ) -> CustomResource:
         stack = Stack.of(self)
-        if isinstance(domain, sagemaker.CfnDomain):
-            domain_id = domain.attr_domain_id
-        else:
-            validation.check(owner, "domain (DomainId)", domain, validation.DOMAIN_ID)
-            domain_id = domain
+        domain_id = domain.attr_domain_id if isinstance(domain, sagemaker.CfnDomain) else domain
         properties: dict[str, Any] = {"DomainId": domain_id, "AppType": app_type.value, **entry}
         if user_profile is not None or space is not None:  # not both: _settings refused that
             kind, cfn, member = (

@@ -1253,3 +1253,12 @@ def test_a_version_number_is_a_32_bit_integer(kit: Kit, version: int, ok: bool) 
     else:
         with pytest.raises(ValidationError, match=rf"invalid version {version}: .*from 1 to 2147483647"):
             attach()
+
+
+@pytest.mark.parametrize("target", ["profile", "space"])
+def test_a_domain_id_is_checked_beside_an_l1_member_too(kit: Kit, target: str) -> None:
+    member = {"profile": {"user_profile": kit.profile}, "space": {"space": kit.space}}[target]
+    with pytest.raises(ValidationError, match=r"invalid domain \(DomainId\) 'D-bad'"):
+        StudioAttachment(
+            kit.stack, "A", image=kit.image, app_image_config=kit.configs[KG], domain="D-bad", **member
+        )
