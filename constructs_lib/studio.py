@@ -84,19 +84,18 @@ class StudioProvider(FunctionProvider):
         super().__init__(scope, id)
         self._targets: set[str] = set()
 
-    def allow_target(self, arn: str) -> None:
-        """Let the function describe and update this domain, user profile or space, once."""
-        key = identity(self._stack, arn)
+    def allow_target(self, key: str, resource: str, name: str) -> None:
+        """Let the function describe and update this domain, user profile or space (``key``) once."""
         if key not in self._targets:
             self._targets.add(key)
-            self.allow(arn)
+            self.allow(_arn(self._stack, resource, name))
 
 
 # The last attachment to each target in a stack: the next one waits for it (one read-modify-write at
 # a time on a target), by stack, then by target key.
 _LAST_ON_TARGET: WeakKeyDictionary[Stack, dict[str, CustomResource]] = WeakKeyDictionary()
 # What the custom resources of a stack list, by target, app type and image: each by one attachment.
-_LISTED_ON_TARGET: WeakKeyDictionary[Stack, dict[str, str]] = WeakKeyDictionary()
+_LISTED_ON_TARGET: WeakKeyDictionary[Stack, dict[str, object]] = WeakKeyDictionary()
 # Entries merged into an L1 of the app, by the L1 and then the path of its CustomImages list.
 _MERGED: WeakKeyDictionary[CfnResource, dict[str, _MergedCustomImages]] = WeakKeyDictionary()
 
@@ -200,11 +199,11 @@ class StudioAttachment(Construct):
         merged = _MERGED.setdefault(l1, {})
         producer = merged.get(path)
         if producer is None:
-            producer = merged[path] = _MergedCustomImages(owner, l1, settings, app_type)
+            producer = merged[path] = _MergedCustomImages(l1, settings, app_type)
             l1.add_property_override(path, Lazy.any(producer))
         producer.add(owner, entry)
-        for construct in waits_for:
-            l1.node.add_dependency(construct)
+        if waits_for:
+            l1.node.add_dependency(*waits_for)
 
     def _custom_resource(
         self,
@@ -229,11 +228,11 @@ class StudioAttachment(Construct):
             assert isinstance(member, str)  # checked above; an L1 member went to _merge
             validation.check(owner, f"{kind.replace('-', '_')} ({cfn})", member, validation.STUDIO_NAME)
             properties[cfn] = member
-            arn = _arn(stack, kind, f"{domain_id}/{member}")
+            target = (kind, f"{domain_id}/{member}")
             key = f"{identity(stack, domain_id)}/{kind}/{identity(stack, member)}"
         else:
             properties["Settings"] = settings
-            arn = _arn(stack, "domain", domain_id)
+            target = ("domain", domain_id)
             key = identity(stack, domain_id)  # both settings of a domain are one UpdateDomain target
 
         listed = _LISTED_ON_TARGET.setdefault(stack, {})
@@ -244,9 +243,9 @@ class StudioAttachment(Construct):
                 f"{app_type.value} in this target by {listed[listing]}; two attachments would share one "
                 "entry, and deleting either would detach it"
             )
-        listed[listing] = str(owner)
+        listed[listing] = owner
         provider = StudioProvider.of(stack)
-        provider.allow_target(arn)
+        provider.allow_target(key, *target)
         resource = CustomResource(
             self,
             "Resource",
@@ -328,31 +327,37 @@ def _arn(stack: Stack, resource: str, name: str) -> str:
 class _Listed:
     owner: object
     entry: dict[str, Any]
+    name: str | None  # identity() of its ImageName
 
 
 @jsii.implements(IStableAnyProducer)
 class _MergedCustomImages:
-    """The CustomImages of one L1's settings: the user's entries, read at synth, then the attachments'."""
+    """The CustomImages of one L1's settings: the user's entries, then the attachments'.
 
-    def __init__(self, owner: object, l1: CfnResource, settings: str, app_type: AppType) -> None:
+    The user's entries are read when the first attachment comes (reading an L1's settings struct
+    costs a round trip per field) and again at synth, for what the user changed since.
+    """
+
+    def __init__(self, l1: CfnResource, settings: str, app_type: AppType) -> None:
         self._l1 = l1
+        self._stack = Stack.of(l1)
         self._settings = settings
         self._app_type = app_type
         self._listed: list[_Listed] = []
+        self._written_names = {self._name(entry) for entry in self._written()}
 
     def add(self, owner: object, entry: dict[str, Any]) -> None:
         """Take one more entry, refusing an image listed already: by an attachment or by the user."""
-        listed_by = [(listed.owner, listed.entry) for listed in self._listed]
-        listed_by += [
-            (f"{self._l1.node.path}'s own {self._settings}", written) for written in self._written()
-        ]
-        for by, other in listed_by:
-            if _same_name(self._l1, other, entry):
-                raise validation.ValidationError(
-                    f"{owner}: image {_shown(self._l1, entry['ImageName'])!r} is already listed in this "
-                    f"{self._settings} by {by}; SageMaker lists an image once per app type"
-                )
-        self._listed.append(_Listed(owner, entry))
+        name = self._name(entry)
+        by = next((listed.owner for listed in self._listed if listed.name == name), None)
+        if by is None and name in self._written_names:
+            by = f"{self._l1.node.path}'s own {self._settings}"
+        if by is not None:
+            raise validation.ValidationError(
+                f"{owner}: image {_shown_in(self._stack, entry['ImageName'])!r} is already listed in "
+                f"this {self._settings} by {by}; SageMaker lists an image once per app type"
+            )
+        self._listed.append(_Listed(owner, entry, name))
 
     def produce(self) -> Any:
         """The user's entries as they are at synth, then the attachments'.
@@ -361,15 +366,19 @@ class _MergedCustomImages:
         resolution reaches Python as jsii's RuntimeError, with this message.
         """
         written = self._written()
+        names = {self._name(entry) for entry in written}
         for listed in self._listed:
-            for entry in written:
-                if _same_name(self._l1, entry, listed.entry):
-                    raise validation.ValidationError(
-                        f"{listed.owner}: image {_shown(self._l1, entry['ImageName'])!r} is already listed "
-                        f"in {self._l1.node.path}'s own {self._settings}; SageMaker lists an image once per "
-                        "app type"
-                    )
+            if listed.name in names:
+                raise validation.ValidationError(
+                    f"{listed.owner}: image {_shown_in(self._stack, listed.entry['ImageName'])!r} is "
+                    f"already listed in {self._l1.node.path}'s own {self._settings}; SageMaker lists an "
+                    "image once per app type"
+                )
         return written + [listed.entry for listed in self._listed]
+
+    def _name(self, entry: Any) -> str | None:
+        """The identity of an entry's ImageName (None for an entry that is a token as a whole)."""
+        return identity(self._stack, str(entry["ImageName"])) if isinstance(entry, dict) else None
 
     def _written(self) -> list[Any]:
         """The entries the user wrote in the L1's properties (structs, dicts or tokens)."""
@@ -413,17 +422,5 @@ def _entry(item: Any) -> Any:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def _shown(l1: CfnResource, name: Any) -> Any:
-    """An image name for a message: a token resolved (an Image's name resolves to the literal)."""
-    return _shown_in(Stack.of(l1), name)
-
-
 def _shown_in(stack: Stack, name: Any) -> Any:
     return stack.resolve(name) if is_unresolved(name) else name
-
-
-def _same_name(l1: CfnResource, a: Any, b: Any) -> bool:
-    if not isinstance(a, dict) or not isinstance(b, dict):
-        return False
-    stack = Stack.of(l1)
-    return identity(stack, str(a.get("ImageName"))) == identity(stack, str(b.get("ImageName")))

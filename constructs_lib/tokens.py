@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from weakref import WeakKeyDictionary
 
 from aws_cdk import Stack, Token
 
@@ -24,5 +25,16 @@ def is_unresolved(value: object) -> bool:
 
 
 def identity(stack: Stack, value: str) -> str:
-    """A key under which a literal and a token that resolves to it are the same (for de-duplication)."""
-    return json.dumps(stack.resolve(value) if is_unresolved(value) else value, sort_keys=True)
+    """A key under which a literal and a token that resolves to it are the same (for de-duplication).
+
+    A token is resolved once per stack: a name or an id resolves alike every time it is asked.
+    """
+    if not is_unresolved(value):
+        return json.dumps(value)
+    resolved = _RESOLVED.setdefault(stack, {})
+    if value not in resolved:
+        resolved[value] = json.dumps(stack.resolve(value), sort_keys=True)
+    return resolved[value]
+
+
+_RESOLVED: WeakKeyDictionary[Stack, dict[str, str]] = WeakKeyDictionary()
