@@ -39,58 +39,78 @@ def _arn(service: str, account: str, resource: str) -> str:
     return f"arn:{cdk.Aws.PARTITION}:{service}:{REGION}:{account}:{resource}"
 
 
-def build(app: cdk.App) -> cdk.Stack:
-    """One stack with the same resources, properties and DependsOn chain as the library app."""
-    stack = cdk.Stack(app, STACK_ID, env=cdk.Environment(account=ACCOUNT, region=REGION))
-    specs = images()
-
-    # The aliases function: one per stack, shipping the same staged code as the library's.
-    log_group = logs.CfnLogGroup(stack, "AliasesLogGroup", retention_in_days=365)
+def add_function(
+    stack: cdk.Stack,
+    prefix: str,
+    *,
+    handler: str,
+    description: str,
+    timeout: int,
+    actions: list[str],
+    arns: list[str],
+) -> tuple[lambda_.CfnFunction, iam.CfnPolicy]:
+    """One crhelper function with its log group, role and policy, shipping the library's staged code."""
+    log_group = logs.CfnLogGroup(stack, f"{prefix}LogGroup", retention_in_days=365)
     log_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
     function_role = iam.CfnRole(
         stack,
-        "AliasesRole",
+        f"{prefix}Role",
         assume_role_policy_document=_trust("lambda.amazonaws.com"),
-        description="Moves floating aliases between versions of this stack's SageMaker images",
+        description=description,
     )
-    sagemaker_arns = []
-    for spec in specs:
-        sagemaker_arns.append(_arn("sagemaker", ACCOUNT, f"image/{spec.image_name}"))
-        sagemaker_arns.append(_arn("sagemaker", ACCOUNT, f"image-version/{spec.image_name}/*"))
     function_policy = iam.CfnPolicy(
         stack,
-        "AliasesPolicy",
-        policy_name="AliasesPolicy",
+        f"{prefix}Policy",
+        policy_name=f"{prefix}Policy",
         roles=[function_role.ref],
         policy_document=_document(
             {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group.attr_arn},
-            {
-                "Action": [
-                    "sagemaker:UpdateImageVersion",
-                    "sagemaker:DescribeImageVersion",
-                    "sagemaker:ListAliases",
-                ],
-                "Resource": sagemaker_arns,
-            },
+            {"Action": actions, "Resource": arns},
         ),
     )
-    code = s3_assets.Asset(stack, "AliasesCode", path=function_code_directory("image_version_aliases"))
+    code = s3_assets.Asset(stack, f"{prefix}Code", path=function_code_directory(handler))
     function = lambda_.CfnFunction(
         stack,
-        "AliasesFunction",
+        f"{prefix}Function",
         code=lambda_.CfnFunction.CodeProperty(s3_bucket=code.s3_bucket_name, s3_key=code.s3_object_key),
-        description=f"{RESOURCE_TYPE}: moves floating aliases between versions",
+        description=description,
         runtime="python3.14",
         architectures=["arm64"],
         handler="index.handler",
-        timeout=300,
+        timeout=timeout,
         memory_size=256,
         role=function_role.attr_arn,
         logging_config=lambda_.CfnFunction.LoggingConfigProperty(log_group=log_group.ref),
     )
     function.node.add_dependency(function_policy)
     code.add_resource_metadata(function, "Code")
+    return function, function_policy
 
+
+# Per image: its CfnImage, then per version (oldest first) its CfnImageVersion and aliases resource.
+Images = dict[str, tuple[sagemaker.CfnImage, list[tuple[sagemaker.CfnImageVersion, cdk.CfnResource]]]]
+
+
+def add_images(stack: cdk.Stack) -> Images:
+    """The aliases function, then every image with its role, policies, versions and aliases resources."""
+    specs = images()
+
+    # The aliases function: one per stack, shipping the same staged code as the library's.
+    sagemaker_arns = []
+    for spec in specs:
+        sagemaker_arns.append(_arn("sagemaker", ACCOUNT, f"image/{spec.image_name}"))
+        sagemaker_arns.append(_arn("sagemaker", ACCOUNT, f"image-version/{spec.image_name}/*"))
+    function, function_policy = add_function(
+        stack,
+        "Aliases",
+        handler="image_version_aliases",
+        description=f"{RESOURCE_TYPE}: moves floating aliases between versions",
+        timeout=300,
+        actions=["sagemaker:UpdateImageVersion", "sagemaker:DescribeImageVersion", "sagemaker:ListAliases"],
+        arns=sagemaker_arns,
+    )
+
+    added: Images = {}
     for spec in specs:
         role = iam.CfnRole(
             stack,
@@ -133,6 +153,7 @@ def build(app: cdk.App) -> cdk.Stack:
         image.node.add_dependency(login)
 
         previous: list[cdk.CfnResource] = [image]
+        versions = []
         for v in spec.versions:
             version = sagemaker.CfnImageVersion(
                 stack,
@@ -163,6 +184,15 @@ def build(app: cdk.App) -> cdk.Stack:
             custom.node.add_dependency(function_policy)
             # The next version waits for this one's aliases: SageMaker refuses concurrent changes.
             previous = [version, custom]
+            versions.append((version, custom))
+        added[spec.id] = (image, versions)
+    return added
+
+
+def build(app: cdk.App) -> cdk.Stack:
+    """One stack with the same resources, properties and DependsOn chain as the library app."""
+    stack = cdk.Stack(app, STACK_ID, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    add_images(stack)
     return stack
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import aws_cdk as cdk
 from workload import ACCOUNT, REGION, STACK_ID, images
 
-from constructs_lib import BaseImage, Image
+from constructs_lib import BaseImage, Image, ImageVersion
 
 
-def build(app: cdk.App) -> cdk.Stack:
-    """One stack holding every image, as a team publishing its custom images would write it."""
-    stack = cdk.Stack(app, STACK_ID, env=cdk.Environment(account=ACCOUNT, region=REGION))
+def add_images(stack: cdk.Stack) -> dict[str, tuple[Image, list[ImageVersion]]]:
+    """Every image and its versions, as a team publishing its custom images would write them."""
+    added = {}
     for spec in images():
         image = Image(stack, spec.id, image_name=spec.image_name, display_name=spec.display_name)
-        for version in spec.versions:
+        versions = [
             image.add_version(
                 version.id,
                 base_image=BaseImage.from_deep_learning_container(version.repository, version.tag),
@@ -26,6 +26,16 @@ def build(app: cdk.App) -> cdk.Stack:
                 aliases=version.aliases,
                 **version.props,
             )
+            for version in spec.versions
+        ]
+        added[spec.id] = (image, versions)
+    return added
+
+
+def build(app: cdk.App) -> cdk.Stack:
+    """One stack holding every image."""
+    stack = cdk.Stack(app, STACK_ID, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    add_images(stack)
     return stack
 
 

@@ -3,9 +3,10 @@
 
 Every call from Python into aws-cdk-lib is a JSON round trip to jsii's Node process, so round trips
 per construct are what a Python construct library costs beyond the L1 resources it writes. This runs
-one app in-process (``.venv/bin/python bench/jsii_calls.py bench/app_library.py``), with the context
-``make bench`` gives it, and counts them by wrapping jsii's private ``_NodeProcess.send``: a diagnostic
-for the numbers in docs/benchmarks.md, not part of ``make bench``.
+one app in-process (``.venv/bin/python bench/jsii_calls.py bench/app_library.py``, or any other
+``bench/app_*.py``), with the context ``make bench`` gives it, and counts them by wrapping jsii's
+private ``_NodeProcess.send``: a diagnostic for the numbers in docs/benchmarks.md, not part of
+``make bench``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _caller(frame: FrameType | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("app", type=Path, help="bench/app_library.py or bench/app_l1.py")
+    parser.add_argument("app", type=Path, help="bench/app_library.py, app_l1.py, app_library_studio.py, ...")
     parser.add_argument("--top", type=int, default=15, help="rows per table")
     options = parser.parse_args()
 
