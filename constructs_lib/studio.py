@@ -254,11 +254,9 @@ class StudioAttachment(Construct):
             service_timeout=SERVICE_TIMEOUT,
             properties=properties,
         )
-        resource.node.add_dependency(provider.role, *waits_for)
         last = _LAST_ON_TARGET.setdefault(stack, {})
-        previous = last.get(key)
-        if previous is not None:
-            resource.node.add_dependency(previous)
+        previous = last.get(key)  # one read-modify-write on a target at a time
+        resource.node.add_dependency(provider.role, *waits_for, *([previous] if previous else []))
         last[key] = resource
         return resource
 
