@@ -17,6 +17,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import BaseImage, Image, ImageVersion, ValidationError, aliases, provider
+from tests.template_graph import comes_after
 
 DLC = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py310")
 HANDLER = Path(__file__).resolve().parents[1] / "lambda" / "image_version_aliases" / "index.py"
@@ -153,33 +154,6 @@ def test_custom_resource_properties_timeout_and_policy_dependency(stack: cdk.Sta
     policy_id = stack.get_logical_id(role.node.find_child("DefaultPolicy").node.default_child)  # type: ignore[arg-type]
     assert {policy_id, logical_id(role)} <= set(resource["DependsOn"])
     assert aliases.SERVICE_TIMEOUT.to_seconds() > aliases.FUNCTION_TIMEOUT.to_seconds()
-
-
-def references(value: Any) -> set[str]:
-    """Logical ids a property value refers to (Ref, Fn::GetAtt), at any depth."""
-    if isinstance(value, dict):
-        found = {value["Ref"]} if "Ref" in value else set()
-        if "Fn::GetAtt" in value:
-            found.add(value["Fn::GetAtt"][0])
-        return found.union(*(references(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(references(v) for v in value))
-    return set()
-
-
-def comes_after(resources: dict[str, Any], later: str, earlier: str) -> bool:
-    """Whether CloudFormation must finish ``earlier`` before it starts ``later`` (DependsOn or refs)."""
-    seen, todo = set(), [later]
-    while todo:
-        current = todo.pop()
-        edges = set(resources[current].get("DependsOn", [])) | references(resources[current]["Properties"])
-        for edge in edges - seen:
-            if edge == earlier:
-                return True
-            if edge in resources:
-                seen.add(edge)
-                todo.append(edge)
-    return False
 
 
 def test_custom_resources_are_chained_with_the_versions(stack: cdk.Stack) -> None:

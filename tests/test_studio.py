@@ -40,6 +40,7 @@ from constructs_lib import (
     studio,
 )
 from constructs_lib.image import ImageBase
+from tests.template_graph import comes_after, references
 
 TYPE = "Custom::SageMakerStudioCustomImage"
 HANDLER = Path(__file__).resolve().parents[1] / "lambda" / "studio_custom_images" / "index.py"
@@ -246,35 +247,6 @@ def baseline() -> dict[str, Any]:
 
 def custom_images(properties: dict[str, Any], settings: str, app_type: AppType) -> list[Any]:
     return properties[settings][f"{app_type.value}AppSettings"]["CustomImages"]  # type: ignore[no-any-return]
-
-
-def references(value: Any) -> set[str]:
-    """Logical ids a property value refers to (Ref, Fn::GetAtt), at any depth."""
-    if isinstance(value, dict):
-        found = {value["Ref"]} if "Ref" in value else set()
-        if "Fn::GetAtt" in value:
-            found.add(value["Fn::GetAtt"][0])
-        return found.union(*(references(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(*(references(v) for v in value))
-    return set()
-
-
-def comes_after(resources: dict[str, Any], later: str, earlier: str) -> bool:
-    """Whether CloudFormation must finish ``earlier`` before it starts ``later`` (DependsOn or refs)."""
-    seen: set[str] = set()
-    todo = [later]
-    while todo:
-        current = todo.pop()
-        node = resources[current]
-        edges = set(node.get("DependsOn", [])) | references(node.get("Properties", {}))
-        for edge in edges - seen:
-            if edge == earlier:
-                return True
-            if edge in resources:
-                seen.add(edge)
-                todo.append(edge)
-    return False
 
 
 def cr_id(attachment: StudioAttachment) -> str:
