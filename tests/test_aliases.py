@@ -15,9 +15,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
+from template_graph import comes_after
 
 from constructs_lib import BaseImage, Image, ImageVersion, ValidationError, aliases, provider
-from tests.template_graph import comes_after
 
 DLC = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py310")
 HANDLER = Path(__file__).resolve().parents[1] / "lambda" / "image_version_aliases" / "index.py"

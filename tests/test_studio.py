@@ -24,6 +24,7 @@ from aws_cdk import aws_sagemaker as sm
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import ManualArgs, lint
+from template_graph import comes_after, references
 
 from constructs_lib import (
     AppImageConfig,
@@ -40,7 +41,6 @@ from constructs_lib import (
     studio,
 )
 from constructs_lib.image import ImageBase
-from tests.template_graph import comes_after, references
 
 TYPE = "Custom::SageMakerStudioCustomImage"
 HANDLER = Path(__file__).resolve().parents[1] / "lambda" / "studio_custom_images" / "index.py"
