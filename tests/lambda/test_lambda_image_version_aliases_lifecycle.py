@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit
 
 from crhelper import CfnResource
+from lifecycle_checks import assert_answered_without_leaks, logged
 
 GENERATED_ID = re.compile(r"images-stack_BrokenAliases_[A-Z0-9]{8}")
-
-
-def _logged(caplog) -> str:
-    """Everything the records carry: formatted text, raw messages, arguments and tracebacks."""
-    parts = [caplog.text]
-    for record in caplog.records:
-        parts += [str(record.msg), repr(record.args), record.exc_text or ""]
-    return "\n".join(parts)
 
 
 def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
@@ -121,16 +113,7 @@ def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
     step(rollback, "SUCCESS", body["PhysicalResourceId"])
 
     # Every response went to its own pre-signed URL; none of those URLs reached the logs.
-    assert [path for path, _ in cfn_endpoint.received] == [_path_and_query(e["ResponseURL"]) for e in sent]
-    logged = _logged(caplog)
-    assert "CloudFormation returned status code" in logged  # crhelper's INFO lines were captured ...
-    assert any(r.name == cfn.index.__name__ for r in caplog.records)  # ... and the function's own
-    for event in sent:
-        assert event["ResponseURL"] not in logged
-        assert _path_and_query(event["ResponseURL"]) not in logged
-    assert cfn_endpoint.signature not in logged
-    assert "X-Amz-Signature" not in logged
-    assert crhelper_sleeps == []  # no Delete waited (crhelper's default is 120 s each)
+    assert_answered_without_leaks(sent, cfn_endpoint, caplog, cfn.index.__name__, crhelper_sleeps)
 
 
 def test_crhelper_defaults_would_log_the_response_url(cfn, caplog):
@@ -141,9 +124,4 @@ def test_crhelper_defaults_would_log_the_response_url(cfn, caplog):
     event = cfn.event("Delete", cfn.props(1, []), physical_id="anything")
 
     assert cfn.send(event, handler=chatty)["Status"] == "SUCCESS"
-    assert event["ResponseURL"] in _logged(caplog)
-
-
-def _path_and_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
+    assert event["ResponseURL"] in logged(caplog)

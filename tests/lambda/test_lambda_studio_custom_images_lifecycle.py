@@ -13,9 +13,9 @@ import os
 import re
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+from lifecycle_checks import assert_answered_without_leaks
 
 HANDLER = "studio_custom_images"  # conftest: index, sagemaker and cfn follow this handler
 
@@ -33,19 +33,6 @@ def mine(version: int | None = None, config: str = "my-config") -> dict[str, Any
 
 def app(*images: dict[str, Any]) -> dict[str, Any]:
     return {"DefaultResourceSpec": SPEC, "CustomImages": list(images)}
-
-
-def _logged(caplog: Any) -> str:
-    """Everything the records carry: formatted text, raw messages, arguments and tracebacks."""
-    parts = [caplog.text]
-    for record in caplog.records:
-        parts += [str(record.msg), repr(record.args), record.exc_text or ""]
-    return "\n".join(parts)
-
-
-def _path_and_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
@@ -133,16 +120,7 @@ def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
     step(rollback, "SUCCESS", body["PhysicalResourceId"])
 
     # Every response went to its own pre-signed URL; none of those URLs reached the logs.
-    assert [path for path, _ in cfn_endpoint.received] == [_path_and_query(e["ResponseURL"]) for e in sent]
-    logged = _logged(caplog)
-    assert "CloudFormation returned status code" in logged  # crhelper's INFO lines were captured ...
-    assert any(r.name == cfn.index.__name__ for r in caplog.records)  # ... and the function's own
-    for event in sent:
-        assert event["ResponseURL"] not in logged
-        assert _path_and_query(event["ResponseURL"]) not in logged
-    assert cfn_endpoint.signature not in logged
-    assert "X-Amz-Signature" not in logged
-    assert crhelper_sleeps == []  # no Delete waited (crhelper's default is 120 s each)
+    assert_answered_without_leaks(sent, cfn_endpoint, caplog, cfn.index.__name__, crhelper_sleeps)
 
 
 def test_cold_start_builds_no_client_until_a_call_needs_one(index, shared, monkeypatch: pytest.MonkeyPatch):
