@@ -14,7 +14,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 from template_graph import comes_after
 
 from constructs_lib import BaseImage, Image, ImageVersion, ValidationError, aliases, provider
@@ -67,25 +67,6 @@ def test_one_function_serves_every_version_of_every_image(stack: cdk.Stack) -> N
     (function_id,) = by_type(template, "AWS::Lambda::Function")
     for resource in by_type(template, aliases.RESOURCE_TYPE).values():
         assert resource["Properties"]["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
-
-
-def test_function_runtime_architecture_timeout_and_log_group(stack: cdk.Stack) -> None:
-    Image(stack, "Image", image_name="img").add_version("V1", base_image=DLC, aliases=["latest"])
-    template = Template.from_stack(stack)
-    ((function_id, function),) = by_type(template, "AWS::Lambda::Function").items()
-    (log_group_id,) = by_type(template, "AWS::Logs::LogGroup")
-    runtime = cdk.aws_lambda.Runtime
-    pythons = [getattr(runtime, n).name for n in dir(runtime) if n.startswith("PYTHON_3_")]
-    newest = max(pythons, key=lambda name: int(name.split(".")[1]))
-    properties = function["Properties"]
-    assert properties["Runtime"] == newest
-    assert properties["Architectures"] == ["arm64"]
-    assert properties["Handler"] == "index.handler"
-    assert properties["Timeout"] == aliases.FUNCTION_TIMEOUT.to_seconds()
-    assert properties["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
-    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": Match.any_value()})
-    template.resource_count_is("Custom::LogRetention", 0)
-    assert function_id.startswith(aliases.PROVIDER_ID)
 
 
 def test_function_role_is_scoped_to_the_stacks_images_and_its_log_group(stack: cdk.Stack) -> None:

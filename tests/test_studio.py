@@ -582,25 +582,6 @@ def test_one_function_per_stack_serves_every_attachment(app: cdk.App) -> None:
             assert resource["Properties"]["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
 
 
-def test_function_runtime_architecture_timeout_and_log_group(kit: Kit) -> None:
-    StudioAttachment(kit.stack, "Attach", image=kit.image, app_image_config=kit.configs[KG], domain=DOMAIN)
-    resources = resources_of(kit.stack)
-    ((function_id, function),) = of_type(resources, "AWS::Lambda::Function").items()
-    ((log_group_id, log_group),) = of_type(resources, "AWS::Logs::LogGroup").items()
-    runtime = cdk.aws_lambda.Runtime
-    pythons = [getattr(runtime, n).name for n in dir(runtime) if n.startswith("PYTHON_3_")]
-    newest = max(pythons, key=lambda name: int(name.split(".")[1]))
-    properties = function["Properties"]
-    assert properties["Runtime"] == newest
-    assert properties["Architectures"] == ["arm64"]
-    assert properties["Handler"] == "index.handler"
-    assert properties["Timeout"] == studio.FUNCTION_TIMEOUT.to_seconds()
-    assert properties["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
-    assert "RetentionInDays" in log_group["Properties"]
-    assert of_type(resources, "Custom::LogRetention") == {}
-    assert function_id.startswith(studio.PROVIDER_ID) and log_group_id.startswith(studio.PROVIDER_ID)
-
-
 def test_function_asset_holds_the_studio_handler_and_crhelper_and_nothing_compiled(app: cdk.App) -> None:
     stack = cdk.Stack(app, "Stack")
     kit = make_kit(stack)

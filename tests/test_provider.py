@@ -1,0 +1,57 @@
+"""What both custom-resource functions get from FunctionProvider: runtime, architecture, timeout, logs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import (
+    AppImageConfig,
+    BaseImage,
+    Image,
+    KernelGatewayConfig,
+    KernelSpec,
+    aliases,
+    studio,
+)
+
+DLC = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py310")
+
+
+def with_aliases(stack: cdk.Stack) -> None:
+    Image(stack, "Image", image_name="img").add_version("V1", base_image=DLC, aliases=["latest"])
+
+
+def with_studio_attachment(stack: cdk.Stack) -> None:
+    config = AppImageConfig(stack, "Config", kernel_gateway=KernelGatewayConfig([KernelSpec("python3")]))
+    Image(stack, "Image", image_name="img").attach_to_studio(
+        "Attach", app_image_config=config, domain="d-0123abc"
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "kind"), [(with_aliases, aliases), (with_studio_attachment, studio)], ids=["aliases", "studio"]
+)
+def test_function_runtime_architecture_timeout_and_log_group(
+    stack: cdk.Stack, build: Callable[[cdk.Stack], None], kind: ModuleType
+) -> None:
+    build(stack)
+    template = Template.from_stack(stack)
+    ((function_id, function),) = template.find_resources("AWS::Lambda::Function").items()
+    (log_group_id,) = template.find_resources("AWS::Logs::LogGroup")
+    runtime = cdk.aws_lambda.Runtime
+    pythons = [getattr(runtime, n).name for n in dir(runtime) if n.startswith("PYTHON_3_")]
+    newest = max(pythons, key=lambda name: int(name.split(".")[1]))
+    properties = function["Properties"]
+    assert properties["Runtime"] == newest
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Handler"] == "index.handler"
+    assert properties["Timeout"] == kind.FUNCTION_TIMEOUT.to_seconds()
+    assert properties["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": Match.any_value()})
+    template.resource_count_is("Custom::LogRetention", 0)
+    assert function_id.startswith(kind.PROVIDER_ID)
