@@ -1,4 +1,5 @@
-"""IAM's policy-size limits and CloudFormation's 500 resources, at the largest stack of images they allow.
+"""IAM's policy-size limits and CloudFormation's 500 resources, at the largest stack of images (or of Studio
+targets) they allow.
 
 IAM counts a policy's characters without white space, after CloudFormation resolved it: the test
 resolves every pseudo parameter to its longest value, so what passes here passes in any partition.
@@ -15,7 +16,16 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from constructs_lib import BaseImage, Image, ImageVersion, aliases
+from constructs_lib import (
+    AppImageConfig,
+    AppType,
+    BaseImage,
+    Image,
+    ImageVersion,
+    StudioAttachment,
+    aliases,
+    studio,
+)
 
 DLC = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py310")
 MAX_RESOURCES = 500
@@ -61,12 +71,14 @@ def size(document: Any) -> int:
     return len(json.dumps(document, separators=(",", ":")))
 
 
-def function_policies(template: dict[str, Any]) -> tuple[list[Any], list[Any]]:
-    """The inline and the managed policy documents attached to the aliases function's role."""
+def function_policies(
+    template: dict[str, Any], provider_id: str = aliases.PROVIDER_ID
+) -> tuple[list[Any], list[Any]]:
+    """The inline and the managed policy documents attached to a function's role (the aliases one's)."""
     (role_id,) = [
         k
         for k, v in template["Resources"].items()
-        if v["Type"] == "AWS::IAM::Role" and k.startswith(aliases.PROVIDER_ID)
+        if v["Type"] == "AWS::IAM::Role" and k.startswith(provider_id)
     ]
     inline, managed = [], []
     for resource in template["Resources"].values():
@@ -155,3 +167,104 @@ def test_overflow_policies_are_created_by_aws_cdk_lib_and_awaited(tmp_path: Path
     for resource in template["Resources"].values():
         if resource["Type"] == aliases.RESOURCE_TYPE:
             assert set(managed) <= set(resource["DependsOn"])  # every grant exists before it runs
+
+
+# The Studio function's role grows by one ARN per existing target, the longest a user profile's:
+# arn:<partition>:sagemaker:<region>:<account>:user-profile/<domain id, 63>/<profile name, 63>.
+LONGEST_DOMAIN = "d-" + "a" * 61  # a domain id's 63 characters, SageMaker's longest
+
+
+def profile(index: int) -> str:
+    """A 63-character user profile name, the longest SageMaker allows."""
+    return f"user-{index:03d}-".ljust(63, "x")
+
+
+def build_studio(tmp_path: Path, profiles: int) -> dict[str, Any]:
+    """One attachment to each of ``profiles`` distinct existing user profiles of the longest domain id."""
+    app = cdk.App(outdir=str(tmp_path / f"studio-{profiles}"))
+    stack = cdk.Stack(app, "Stack", stack_name=STACK_NAME)
+    image = Image.from_image_name(stack, "Image", name(0))
+    config = AppImageConfig.from_app_image_config_name(stack, "Config", "c" * 63, AppType.JUPYTER_LAB)
+    for index in range(profiles):
+        StudioAttachment(
+            stack,
+            f"A{index}",
+            image=image,
+            app_image_config=config,
+            domain=LONGEST_DOMAIN,
+            user_profile=profile(index),
+        )
+    return dict(Template.from_stack(stack).to_json())
+
+
+def largest_studio_stack(tmp_path: Path) -> tuple[int, dict[str, Any]]:
+    """The most profiles (one attachment each) that aws-cdk-lib lets into one stack, and its template.
+
+    What one more target costs (its resources, a share of an OverflowPolicy) is measured, not assumed:
+    start from what two small stacks suggest, step down by the excess aws-cdk-lib reports, then up
+    until one more profile is refused.
+    """
+    small = [len(build_studio(tmp_path, n)["Resources"]) for n in (4, 8)]
+    per_profile = max(1, (small[1] - small[0]) // 4)
+    profiles = 8 + (MAX_RESOURCES - small[1]) // per_profile
+    largest: tuple[int, dict[str, Any]] | None = None
+    while True:
+        try:
+            template = build_studio(tmp_path, profiles)
+        except RuntimeError as error:  # aws-cdk-lib refuses a stack of more than 500 resources itself
+            assert "TooManyResourcesInStack" in str(error)
+            if largest is not None and largest[0] == profiles - 1:
+                return largest
+            excess = re.search(r"(\d+) is greater than allowed maximum", str(error))
+            profiles -= max(1, (int(excess[1]) - MAX_RESOURCES) // per_profile) if excess else 1
+            continue
+        largest = (profiles, template)
+        profiles += 1
+
+
+@pytest.fixture(scope="module")
+def studio_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any]]:
+    return largest_studio_stack(tmp_path_factory.mktemp("studio"))
+
+
+def test_the_studio_function_role_fits_iam_policy_sizes_at_the_largest_stack(
+    studio_stack: tuple[int, dict[str, Any]],
+) -> None:
+    """Catches an ARN size estimate below the longest user profile ARN (CDK's default 150 overfills)."""
+    profiles, template = studio_stack
+    assert len(template["Resources"]) <= MAX_RESOURCES
+    inline, managed = function_policies(template, studio.PROVIDER_ID)
+    print(
+        f"{profiles} profiles, {len(template['Resources'])} resources, inline {[size(d) for d in inline]}, "
+        f"managed {[size(d) for d in managed]}"
+    )
+    assert len(inline) == 1  # the DefaultPolicy
+    assert sum(size(document) for document in inline) <= INLINE_LIMIT, [size(d) for d in inline]
+    assert all(size(document) <= MANAGED_LIMIT for document in managed), [size(d) for d in managed]
+    # Scoping kept: exactly each profile, nothing wider.
+    granted = [
+        resource
+        for document in inline + managed
+        for statement in document["Statement"]
+        if statement["Action"] != ["logs:CreateLogStream", "logs:PutLogEvents"]
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+    ]
+    prefix = f"arn:{LONGEST['AWS::Partition']}:sagemaker:{LONGEST['AWS::Region']}:123456789012:"
+    expected = [f"{prefix}user-profile/{LONGEST_DOMAIN}/{profile(i)}" for i in range(profiles)]
+    assert max(len(arn) for arn in expected) == studio.StudioProvider.ARN_SIZE_ESTIMATE
+    assert sorted(granted) == sorted(expected)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="one ARN of up to 194 characters per target: about 30 fill an OverflowPolicy, so the 481 "
+    "targets of a full stack need 15 managed policies, more than IAM's default quota of 10 per role",
+)
+def test_the_studio_function_role_needs_at_most_10_managed_policies_at_the_largest_stack(
+    studio_stack: tuple[int, dict[str, Any]],
+) -> None:
+    _, template = studio_stack
+    _, managed = function_policies(template, studio.PROVIDER_ID)
+    assert len(managed) <= MANAGED_PER_ROLE, len(managed)

@@ -55,3 +55,53 @@ def test_function_runtime_architecture_timeout_and_log_group(
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": Match.any_value()})
     template.resource_count_is("Custom::LogRetention", 0)
     assert function_id.startswith(kind.PROVIDER_ID)
+
+
+@pytest.mark.parametrize("studio_first", [False, True], ids=["aliases-first", "studio-first"])
+def test_both_functions_in_one_stack_are_two_providers(stack: cdk.Stack, studio_first: bool) -> None:
+    """One provider per kind of function and stack: a registry keyed by the stack alone would hand the
+    second kind the first one's function, role and actions."""
+    config = AppImageConfig(stack, "Config", kernel_gateway=KernelGatewayConfig([KernelSpec("python3")]))
+    image = Image(stack, "Image", image_name="img")
+
+    def add_version() -> None:
+        image.add_version("V1", base_image=DLC, aliases=["latest"])
+
+    def attach() -> None:
+        image.attach_to_studio("Attach", app_image_config=config, domain="d-0123abc")
+
+    for build in (attach, add_version) if studio_first else (add_version, attach):
+        build()
+    assert aliases.AliasesProvider.of(stack) is not studio.StudioProvider.of(stack)
+    assert isinstance(aliases.AliasesProvider.of(stack), aliases.AliasesProvider)
+    assert isinstance(studio.StudioProvider.of(stack), studio.StudioProvider)
+
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    for kind in (aliases, studio):
+        (function_id,) = [
+            k
+            for k, v in resources.items()
+            if v["Type"] == "AWS::Lambda::Function" and k.startswith(kind.PROVIDER_ID)
+        ]
+        (role_id,) = [
+            k
+            for k, v in resources.items()
+            if v["Type"] == "AWS::IAM::Role" and k.startswith(kind.PROVIDER_ID)
+        ]
+        # The kind's custom resource calls the kind's own function, which runs with the kind's own role.
+        (custom,) = [v for v in resources.values() if v["Type"] == kind.RESOURCE_TYPE]
+        assert custom["Properties"]["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        assert resources[function_id]["Properties"]["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
+        # The role may call the kind's actions, and none of the other kind's.
+        actions = {
+            action
+            for resource in resources.values()
+            if {"Ref": role_id} in resource.get("Properties", {}).get("Roles", [])
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+            for action in (
+                statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            )
+            if action.startswith("sagemaker:")
+        }
+        assert actions == set(kind.SAGEMAKER_ACTIONS)
+    assert len([v for v in resources.values() if v["Type"] == "AWS::Lambda::Function"]) == 2
