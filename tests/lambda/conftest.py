@@ -232,12 +232,11 @@ PROFILE = "alice"
 SPACE = "team-space"
 CONFIG = "my-config"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
-# Studio targets: kind -> (API noun, settings object, ids beyond DomainId, physical id middle part)
-STUDIO_TARGETS: dict[str, tuple[str, str, dict[str, str], str]] = {
-    "domain": ("domain", "DefaultUserSettings", {}, "DefaultUserSettings"),
-    "default-space": ("domain", "DefaultSpaceSettings", {}, "DefaultSpaceSettings"),
-    "profile": ("user_profile", "UserSettings", {"UserProfileName": PROFILE}, f"user-profile/{PROFILE}"),
-    "space": ("space", "SpaceSettings", {"SpaceName": SPACE}, f"space/{SPACE}"),
+# Studio targets: kind -> (API noun, ids beyond DomainId, physical id after "<DomainId>/", settings objects)
+STUDIO_TARGETS: dict[str, tuple[str, dict[str, str], str, tuple[str, ...]]] = {
+    "domain": ("domain", {}, "domain", ("DefaultUserSettings", "DefaultSpaceSettings")),
+    "profile": ("user_profile", {"UserProfileName": PROFILE}, f"user-profile/{PROFILE}", ("UserSettings",)),
+    "space": ("space", {"SpaceName": SPACE}, f"space/{SPACE}", ("SpaceSettings",)),
 }
 _ARNS = {
     "domain": ("DomainArn", "domain/{DomainId}"),
@@ -247,11 +246,15 @@ _ARNS = {
 
 
 class StudioStub(SageMakerStub):
-    """Describe*/Update* of the studio handler's targets, by kind (see STUDIO_TARGETS)."""
+    """Describe*/Update* of the studio handler's targets, by kind (see STUDIO_TARGETS).
+
+    Settings are given as SageMaker shows them: ``{"DefaultUserSettings": {"JupyterLabAppSettings":
+    {...}}}``; ``settings=`` is a shorthand for the kind's first settings object.
+    """
 
     @staticmethod
     def ids(kind: str, domain: str = DOMAIN) -> dict[str, str]:
-        return {"DomainId": domain, **STUDIO_TARGETS[kind][2]}
+        return {"DomainId": domain, **STUDIO_TARGETS[kind][1]}
 
     @staticmethod
     def method(verb: str, kind: str) -> str:
@@ -265,33 +268,34 @@ class StudioStub(SageMakerStub):
         settings: dict[str, Any] | None = None,
         failure: str | None = None,
         domain: str = DOMAIN,
-        **extra: Any,
+        **fields: Any,
     ) -> None:
-        """A Describe* answer whose settings object (the kind's) is ``settings``, plus ``extra`` fields."""
+        """A Describe* answer: ``settings`` as the kind's first settings object, plus ``fields``."""
         ids = self.ids(kind, domain)
         arn_key, arn = _ARNS[STUDIO_TARGETS[kind][0]]
-        response: dict[str, Any] = {**ids, arn_key: f"{ARN}:{arn.format(**ids)}", "Status": status, **extra}
+        response: dict[str, Any] = {**ids, arn_key: f"{ARN}:{arn.format(**ids)}", "Status": status}
         if settings is not None:
-            response[STUDIO_TARGETS[kind][1]] = settings
+            response[STUDIO_TARGETS[kind][3][0]] = settings
+        response.update(fields)
         if failure:
             response["FailureReason"] = failure
         self.stubber.add_response(self.method("describe", kind), response, ids)
 
     def update_params(  # type: ignore[override]
-        self, kind: str, app_type: str, app_settings: dict[str, Any], domain: str = DOMAIN
+        self, kind: str, changed: dict[str, dict[str, Any]], domain: str = DOMAIN
     ) -> dict[str, Any]:
-        """What an update must carry: the ids and the one AppSettings object, nothing else."""
-        return {**self.ids(kind, domain), STUDIO_TARGETS[kind][1]: {f"{app_type}AppSettings": app_settings}}
+        """What an update must carry: the ids and the changed settings objects, nothing else."""
+        return {**self.ids(kind, domain), **changed}
 
     def update(  # type: ignore[override]
-        self, kind: str, app_type: str, app_settings: dict[str, Any], domain: str = DOMAIN
+        self, kind: str, changed: dict[str, dict[str, Any]], domain: str = DOMAIN
     ) -> None:
         ids = self.ids(kind, domain)
         arn_key, arn = _ARNS[STUDIO_TARGETS[kind][0]]
         self.stubber.add_response(
             self.method("update", kind),
             {arn_key: f"{ARN}:{arn.format(**ids)}"},
-            self.update_params(kind, app_type, app_settings, domain),
+            self.update_params(kind, changed, domain),
         )
 
     def fails(
@@ -460,35 +464,51 @@ class Cfn:
 
 
 class StudioCfn(Cfn):
-    resource_type = "Custom::SageMakerStudioCustomImage"
-    logical_id = "StudioImage"
+    resource_type = "Custom::SageMakerStudioCustomImages"
+    logical_id = "StudioImages"
 
     @staticmethod
-    def physical_id(
-        kind: str, app_type: str = "KernelGateway", image: str = IMAGE, domain: str = DOMAIN
-    ) -> str:
+    def physical_id(kind: str = "domain", domain: str = DOMAIN) -> str:
         """The id the studio handler answers for a target kind (its format is pinned by a test)."""
-        return f"{domain}/{STUDIO_TARGETS[kind][3]}/{app_type}/{image}"
+        return f"{domain}/{STUDIO_TARGETS[kind][2]}"
+
+    @staticmethod
+    def entry(
+        settings: str = "DefaultUserSettings",
+        app_type: str = "KernelGateway",
+        image: str = IMAGE,
+        config: str = CONFIG,
+        version: int | str | None = None,
+    ) -> dict[str, Any]:
+        """One CustomImages entry as CloudFormation sends it (the version as a string)."""
+        listed: dict[str, Any] = {
+            "Settings": settings,
+            "AppType": app_type,
+            "ImageName": image,
+            "AppImageConfigName": config,
+        }
+        if version is not None:
+            listed["ImageVersionNumber"] = str(version)
+        return listed
 
     @staticmethod
     def props(  # type: ignore[override]
         kind: str = "domain",
-        *,
-        app_type: str = "KernelGateway",
-        version: int | str | None = None,
-        config: str = CONFIG,
-        image: str = IMAGE,
+        *entries: dict[str, Any],
         domain: str = DOMAIN,
         **extra: Any,
     ) -> dict[str, Any]:
-        """ResourceProperties as CloudFormation sends them (numbers as strings) for a target kind."""
-        props: dict[str, Any] = {"ServiceToken": SERVICE_TOKEN, "DomainId": domain, **STUDIO_TARGETS[kind][2]}
-        if kind == "default-space":
-            props["Settings"] = "DefaultSpaceSettings"
-        props.update(AppType=app_type, ImageName=image, AppImageConfigName=config)
-        if version is not None:
-            props["ImageVersionNumber"] = str(version)
-        return {**props, **extra}
+        """ResourceProperties for a target kind; no entries given: one KernelGateway entry of ours."""
+        if not entries:
+            entries = (StudioCfn.entry(STUDIO_TARGETS[kind][3][0]),)
+        return {
+            "ServiceToken": SERVICE_TOKEN,
+            "ServiceTimeout": "660",
+            "DomainId": domain,
+            **STUDIO_TARGETS[kind][1],
+            "CustomImages": list(entries),
+            **extra,
+        }
 
 
 @pytest.fixture

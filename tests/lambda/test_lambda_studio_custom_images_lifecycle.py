@@ -19,13 +19,21 @@ from lifecycle_checks import assert_answered_without_leaks
 
 HANDLER = "studio_custom_images"  # conftest: index, sagemaker and cfn follow this handler
 
-GENERATED_ID = re.compile(r"images-stack_BrokenImage_[A-Z0-9]{8}")
+GENERATED_ID = re.compile(r"images-stack_BrokenImages_[A-Z0-9]{8}")
 SPEC = {"InstanceType": "ml.t3.medium"}
 TEAM = {"ImageName": "team-image", "AppImageConfigName": "team-config"}
+DOMAIN_ID = "d-abc123xyz/domain"
+PROFILE_ID = "d-abc123xyz/user-profile/alice"
+NO_READ = (
+    "SageMaker is unable to use your associated execution role arn:aws:iam::123456789012:role/Exec to"
+    " describe image version. Verify that your associated execution role has permission for"
+    " 'sagemaker:DescribeImageVersion'."
+)
+HINT = " Fix: image.grant_read(<the target's execution role>)"
 
 
-def mine(version: int | None = None, config: str = "my-config") -> dict[str, Any]:
-    listed: dict[str, Any] = {"ImageName": "my-image", "AppImageConfigName": config}
+def mine(version: int | None = None, image: str = "my-image", config: str = "my-config") -> dict[str, Any]:
+    listed: dict[str, Any] = {"ImageName": image, "AppImageConfigName": config}
     if version is not None:
         listed["ImageVersionNumber"] = version
     return listed
@@ -35,8 +43,16 @@ def app(*images: dict[str, Any]) -> dict[str, Any]:
     return {"DefaultResourceSpec": SPEC, "CustomImages": list(images)}
 
 
+def domain(kg: list[dict[str, Any]], lab: list[dict[str, Any]]) -> dict[str, Any]:
+    """A domain's settings objects: KernelGateway users' list, and JupyterLab spaces' list."""
+    return {
+        "DefaultUserSettings": {"KernelGatewayAppSettings": app(*kg)},
+        "DefaultSpaceSettings": {"JupyterLabAppSettings": app(*lab)},
+    }
+
+
 def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
-    cfn, sagemaker, cfn_endpoint, caplog, clock, crhelper_sleeps
+    cfn, sagemaker, cfn_endpoint, caplog, clock, crhelper_sleeps, operations
 ):
     caplog.set_level(logging.DEBUG)
     sent: list[dict[str, Any]] = []
@@ -46,78 +62,122 @@ def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
         assert cfn.send(event) == cfn.expected(event, status, physical_id, reason)
         sagemaker.done()
 
-    domain_id = "d-abc123xyz/DefaultUserSettings/KernelGateway/my-image"
-    profile_id = "d-abc123xyz/user-profile/alice/JupyterLab/my-image"
-    space_id = "d-abc123xyz/space/team-space/KernelGateway/my-image"
+    def updates() -> int:
+        return sum(name.startswith("Update") for name in operations)
 
-    # 1. Create on the domain's defaults, pinned to version 3; the team's image stays.
-    first = cfn.props(version=3)
-    sagemaker.describe(settings={"KernelGatewayAppSettings": app(TEAM)})
-    sagemaker.update("domain", "KernelGateway", app(TEAM, mine(3)))
-    sagemaker.describe()
-    step(cfn.event("Create", first, logical_id="DomainImage"), "SUCCESS", domain_id)
+    users_kg = cfn.entry("DefaultUserSettings", "KernelGateway", version=3)
+    spaces_lab = cfn.entry("DefaultSpaceSettings", "JupyterLab")
 
-    # 2. Update with the same id: version 4 replaces our entry in place.
-    second = cfn.props(version=4)
-    sagemaker.describe(settings={"KernelGatewayAppSettings": app(TEAM, mine(3))})
-    sagemaker.update("domain", "KernelGateway", app(TEAM, mine(4)))
-    sagemaker.describe()
-    update = cfn.event("Update", second, physical_id=domain_id, old=first, logical_id="DomainImage")
-    step(update, "SUCCESS", domain_id)
+    # 1. Create on the domain: an entry in each settings object, one UpdateDomain; the team's image stays.
+    first = cfn.props("domain", users_kg, spaces_lab)
+    sagemaker.describe(**domain([TEAM], []))
+    sagemaker.update("domain", domain([TEAM, mine(3)], [mine()]))
+    sagemaker.describe(**domain([TEAM, mine(3)], [mine(5)]))  # the unpinned entry shown with a number
+    step(cfn.event("Create", first, logical_id="DomainImages"), "SUCCESS", DOMAIN_ID)
+    assert updates() == 1
 
-    # 3. Create on a user profile (JupyterLab) that is still updating: wait, write, wait.
-    profile = cfn.props("profile", app_type="JupyterLab")
-    sagemaker.describe("profile", status="Updating")
-    sagemaker.describe("profile", settings={})
-    sagemaker.update("profile", "JupyterLab", {"CustomImages": [mine()]})
+    # 2. Update: the pin moves to 4; the unpinned entry, shown as 5, is ours and not rewritten.
+    second = cfn.props("domain", {**users_kg, "ImageVersionNumber": "4"}, spaces_lab)
+    sagemaker.describe(**domain([TEAM, mine(3)], [mine(5)]))
+    sagemaker.update("domain", {"DefaultUserSettings": {"KernelGatewayAppSettings": app(TEAM, mine(4))}})
+    sagemaker.describe(**domain([TEAM, mine(4)], [mine(5)]))
+    update = cfn.event("Update", second, physical_id=DOMAIN_ID, old=first, logical_id="DomainImages")
+    step(update, "SUCCESS", DOMAIN_ID)
+    assert updates() == 2
+
+    # 3. A failed Update: a new image the domain's role cannot read, and the spaces' entry dropped. The
+    #    write leaves the domain Update_Failed; the function takes back what it wrote, then fails.
+    new_image = cfn.entry("DefaultUserSettings", "KernelGateway", image="new-image", config="new-config")
+    third = cfn.props("domain", {**users_kg, "ImageVersionNumber": "4"}, new_image)
+    sagemaker.describe(**domain([TEAM, mine(4)], [mine(5)]))
+    sagemaker.update(
+        "domain",
+        {
+            "DefaultUserSettings": {
+                "KernelGatewayAppSettings": app(TEAM, mine(4), mine(None, "new-image", "new-config"))
+            },
+            "DefaultSpaceSettings": {"JupyterLabAppSettings": app()},
+        },
+    )
+    failed = domain([TEAM, mine(4), mine(1, "new-image", "new-config")], [])
+    sagemaker.describe(status="Update_Failed", failure=NO_READ, **failed)
+    sagemaker.describe(status="Update_Failed", failure=NO_READ, **failed)
+    sagemaker.update("domain", {"DefaultUserSettings": {"KernelGatewayAppSettings": app(TEAM, mine(4))}})
+    sagemaker.describe(**domain([TEAM, mine(4)], []))
+    broken = cfn.event("Update", third, physical_id=DOMAIN_ID, old=second, logical_id="DomainImages")
+    sent.append(broken)
+    body = cfn.send(broken)
+    sagemaker.done()
+    assert body["Status"] == "FAILED" and body["PhysicalResourceId"] == DOMAIN_ID
+    assert body["Reason"].startswith("Domain 'd-abc123xyz' is 'Update_Failed' after the update: SageMaker")
+    assert body["Reason"].endswith(HINT) and len(body["Reason"]) <= 256
+    assert updates() == 4
+
+    # ... and CloudFormation's rollback (an Update with the properties swapped) puts back the spaces'
+    #     entry; the failed update's new image is gone, and stays gone.
+    sagemaker.describe(**domain([TEAM, mine(4)], []))
+    sagemaker.update("domain", {"DefaultSpaceSettings": {"JupyterLabAppSettings": app(mine())}})
+    sagemaker.describe(**domain([TEAM, mine(4)], [mine(5)]))
+    rollback = cfn.event("Update", second, physical_id=DOMAIN_ID, old=third, logical_id="DomainImages")
+    step(rollback, "SUCCESS", DOMAIN_ID)
+    assert updates() == 5
+
+    # 4. A Create on a user profile that is still updating, then fails after its write: it answers the
+    #    profile's id, so the rollback Delete (from Update_Failed) detaches what it wrote.
+    profile = cfn.props("profile", cfn.entry("UserSettings", "JupyterLab", version=2))
+    lab = {"UserSettings": {"JupyterLabAppSettings": {"CustomImages": [mine(2)]}}}
     sagemaker.describe("profile", status="Updating")
     sagemaker.describe("profile")
-    step(cfn.event("Create", profile, logical_id="ProfileImage"), "SUCCESS", profile_id)
+    sagemaker.update("profile", lab)
+    sagemaker.describe("profile", status="Updating", **lab)
+    sagemaker.describe("profile", status="Failed", failure="Internal failure", **lab)
+    sagemaker.describe("profile", status="Failed", failure="Internal failure", **lab)  # clean-up refused
+    create = cfn.event("Create", profile, logical_id="ProfileImages")
+    reason = "User profile 'alice' of domain 'd-abc123xyz' is 'Failed' after the update: Internal failure"
+    step(create, "FAILED", PROFILE_ID, reason)
     assert clock.sleeps == [2.0, 2.0]
 
-    # 4. Replacement: the profile's resource now targets a space: a new id ...
-    space = cfn.props("space")
-    sagemaker.describe("space", settings={"KernelGatewayAppSettings": app(TEAM)})
-    sagemaker.update("space", "KernelGateway", app(TEAM, mine()))
-    sagemaker.describe("space")
-    replace = cfn.event("Update", space, physical_id=profile_id, old=profile, logical_id="ProfileImage")
-    step(replace, "SUCCESS", space_id)
-
-    # ... and the Delete of the old id finds our entry changed by someone else: it stays.
-    sagemaker.describe("profile", settings={"JupyterLabAppSettings": app(mine(config="their-config"))})
+    sagemaker.describe("profile", status="Update_Failed", failure="Internal failure", **lab)
+    sagemaker.update("profile", {"UserSettings": {"JupyterLabAppSettings": {"CustomImages": []}}})
+    sagemaker.describe("profile")
     step(
-        cfn.event("Delete", profile, physical_id=profile_id, logical_id="ProfileImage"), "SUCCESS", profile_id
+        cfn.event("Delete", profile, physical_id=PROFILE_ID, logical_id="ProfileImages"),
+        "SUCCESS",
+        PROFILE_ID,
     )
 
-    # 5. Stack delete: the domain is busy once (retried, reading afresh), then our entry goes ...
-    sagemaker.describe(settings={"KernelGatewayAppSettings": app(TEAM, mine(4))})
-    params = sagemaker.update_params("domain", "KernelGateway", app(TEAM))
-    sagemaker.fails("update", "domain", "ResourceInUse", "Resource was modified concurrently", params)
-    sagemaker.describe(settings={"KernelGatewayAppSettings": app(TEAM, mine(4))})
-    sagemaker.update("domain", "KernelGateway", app(TEAM))
-    sagemaker.describe()
-    step(cfn.event("Delete", second, physical_id=domain_id, logical_id="DomainImage"), "SUCCESS", domain_id)
+    # 5. Stack delete: the domain is busy once (retried, reading afresh), then our entries go, in one write.
+    sagemaker.describe(**domain([TEAM, mine(4)], [mine(5)]))
+    gone = domain([TEAM], [])
+    sagemaker.fails(
+        "update",
+        "domain",
+        "ResourceInUse",
+        "Resource was modified concurrently",
+        {"DomainId": "d-abc123xyz", **gone},
+    )
+    sagemaker.describe(**domain([TEAM, mine(4)], [mine(5)]))
+    sagemaker.update("domain", gone)
+    sagemaker.describe(**gone)
+    step(cfn.event("Delete", second, physical_id=DOMAIN_ID, logical_id="DomainImages"), "SUCCESS", DOMAIN_ID)
 
-    # ... and the space is already gone: success all the same.
-    sagemaker.fails("describe", "space", "ResourceNotFound", "Space team-space does not exist.")
-    step(cfn.event("Delete", space, physical_id=space_id, logical_id="ProfileImage"), "SUCCESS", space_id)
-
-    # 6. A Create the API could not do fails at once, under an id crhelper makes up ...
-    broken = cfn.event("Create", cfn.props("space", app_type="CodeEditor"), logical_id="BrokenImage")
-    body = cfn.send(broken)
-    sent.append(broken)
+    # 6. A Create refused as bad input fails at once, under an id crhelper makes up ...
+    bad = cfn.props("space", cfn.entry("SpaceSettings", "CodeEditor"))
+    refused = cfn.event("Create", bad, logical_id="BrokenImages")
+    body = cfn.send(refused)
+    sent.append(refused)
     assert GENERATED_ID.fullmatch(body["PhysicalResourceId"])
-    reason = "AppType 'CodeEditor' has no CustomImages with SpaceName 'team-space': only KernelGateway there"
-    assert body == cfn.expected(broken, "FAILED", body["PhysicalResourceId"], reason)
+    reason = "CustomImages[0].AppType 'CodeEditor' has no CustomImages in SpaceSettings: use KernelGateway"
+    assert body == cfn.expected(refused, "FAILED", body["PhysicalResourceId"], reason)
 
     # ... and the rollback Delete of that id succeeds without calling SageMaker.
-    rollback = cfn.event(
-        "Delete",
-        broken["ResourceProperties"],
-        physical_id=body["PhysicalResourceId"],
-        logical_id="BrokenImage",
+    calls = len(operations)
+    step(
+        cfn.event("Delete", bad, physical_id=body["PhysicalResourceId"], logical_id="BrokenImages"),
+        "SUCCESS",
+        body["PhysicalResourceId"],
     )
-    step(rollback, "SUCCESS", body["PhysicalResourceId"])
+    assert len(operations) == calls
 
     # Every response went to its own pre-signed URL; none of those URLs reached the logs.
     assert_answered_without_leaks(sent, cfn_endpoint, caplog, cfn.index.__name__, crhelper_sleeps)
