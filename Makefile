@@ -76,14 +76,20 @@ destroy: $(VENV)/.runtime node_modules/.installed
 diff: $(VENV)/.runtime node_modules/.installed
 	$(ENV) $(CDK) diff --no-notices
 
-# Opt-in, never part of `make test`: deploys tests/integ to the configured AWS account, checks its
-# assertions and destroys it; without AWS credentials it says so and succeeds.
-integ: $(VENV)/.dev node_modules/.installed
-	$(ENV) $(PY) tests/integ/run_integ.py deploy $(CDK)
+# CDK context for the integration apps, as `cdk -c` takes it: the Studio test needs an existing domain,
+#   make integ INTEG_ARGS="-c integ_domain_id=d-abc123 [-c integ_domain_role_arn=arn:aws:iam::...]"
+INTEG_ARGS ?=
 
-# Offline: synthesizes the integration app and checks it holds the test stack and its assertions.
+# Opt-in, never part of `make test`: deploys tests/integ to the configured AWS account, checks its
+# assertions and destroys it; without AWS credentials it says so and succeeds. The Studio test runs
+# only with -c integ_domain_id in INTEG_ARGS; without it, it is skipped and says so.
+integ: $(VENV)/.dev node_modules/.installed
+	$(ENV) $(PY) tests/integ/run_integ.py $(INTEG_ARGS) deploy $(CDK)
+
+# Offline: synthesizes the integration apps (the Studio one with the placeholder domain d-integsynth0
+# unless INTEG_ARGS names one) and checks each holds its test stack and its assertions.
 integ-synth: $(VENV)/.dev
-	$(ENV) $(PY) tests/integ/run_integ.py synth
+	$(ENV) $(PY) tests/integ/run_integ.py $(INTEG_ARGS) synth
 
 # Opt-in, never part of `make test`: synth time against hand-written L1, asset and import costs.
 bench: $(VENV)/.dev node_modules/.installed
