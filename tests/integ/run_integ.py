@@ -38,6 +38,8 @@ DOMAIN_CONTEXT = "integ_domain_id"
 PLACEHOLDER_DOMAIN = "d-integsynth0"
 # The attachment's custom resource; matched by prefix, for both `...CustomImage` and `...CustomImages`.
 STUDIO_RESOURCE_PREFIX = "Custom::SageMakerStudioCustomImage"
+# integ_studio_images.IMAGE_NAME: the image the attachment lists.
+STUDIO_IMAGE = "integ-sagemaker-studio-image"
 DESCRIBE_DOMAIN = "Custom::DeployAssert@SdkCallSageMakerdescribeDomain"
 NO_CREDENTIALS = (
     "make integ: no AWS credentials found; skipping the deploying integration tests "
@@ -128,17 +130,19 @@ def check_assembly(test: Test, outdir: Path) -> list[str]:
 def check_studio(outdir: Path, domain_id: str) -> None:
     """Fail unless the Studio test lists an entry in ``domain_id`` and asserts it with DescribeDomain."""
     resources = _template(outdir, STUDIO.test_stack).get("Resources", {}).values()
+    # Whatever the resource's shape (one per attachment, or one per target with its CustomImages):
+    # on the domain, and naming the image.
     attachments = [
         r
         for r in resources
         if str(r.get("Type", "")).startswith(STUDIO_RESOURCE_PREFIX)
         and r.get("Properties", {}).get("DomainId") == domain_id
-        and r["Properties"].get("CustomImages")
+        and f'"{STUDIO_IMAGE}"' in json.dumps(r["Properties"])
     ]
     if len(attachments) != 1:
         raise SystemExit(
-            f"integ: {STUDIO.test_stack} must hold one {STUDIO_RESOURCE_PREFIX}* resource with "
-            f"CustomImages on domain {domain_id}, found {len(attachments)}"
+            f"integ: {STUDIO.test_stack} must hold one {STUDIO_RESOURCE_PREFIX}* resource listing "
+            f"{STUDIO_IMAGE} on domain {domain_id}, found {len(attachments)}"
         )
     assertions = _template(outdir, STUDIO.assertion_stack).get("Resources", {}).values()
     calls = [
