@@ -135,7 +135,10 @@ class FunctionProvider(Construct):
         self._statement: iam.PolicyStatement | None = None
         self._arns_in_statement = 0
         self._acknowledgements: dict[str, str] = {}
-        Aspects.of(self.role).add(_AcknowledgeWhereHeld(self))
+        # On the role's own resource, a leaf: aws-cdk-lib calls an aspect back (into Python, a jsii
+        # callback each) for every construct under the one it is added to, and under the role that is
+        # every policy too. CDK visits the role, where its split runs, before its children.
+        Aspects.of(self.role.node.default_child or self.role).add(_AcknowledgeWhereHeld(self))
 
     def allow(self, *arns: str, wildcard_reason: str | None = None) -> None:
         """Let the function call its actions on ``arns``; ``wildcard_reason`` acknowledges the last one
@@ -164,13 +167,13 @@ class FunctionProvider(Construct):
                 for statement in (document or {}).get("Statement", [])
                 for resource in _as_list(statement.get("Resource"))
             }
-            for resource, reason in self._acknowledgements.items():
-                if resource in held:
-                    Validations.of(child).acknowledge(
-                        Acknowledgment(
-                            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason
-                        )
-                    )
+            acknowledgements = [
+                Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
+                for resource, reason in self._acknowledgements.items()
+                if resource in held
+            ]
+            if acknowledgements:
+                Validations.of(child).acknowledge(*acknowledgements)
 
 
 _PROVIDERS: dict[type[FunctionProvider], WeakKeyDictionary[Stack, FunctionProvider]] = {}
@@ -178,7 +181,7 @@ _PROVIDERS: dict[type[FunctionProvider], WeakKeyDictionary[Stack, FunctionProvid
 
 @jsii.implements(IAspect)
 class _AcknowledgeWhereHeld:
-    """Runs after the Role's own split aspect: added later to the same construct, at no higher priority."""
+    """Runs after the Role's own split aspect: added later, below the role, at no higher priority."""
 
     def __init__(self, provider: FunctionProvider) -> None:
         self._provider = provider
