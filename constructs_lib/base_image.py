@@ -107,18 +107,26 @@ class BaseImage(ABC):
     def bind(self, scope: Construct) -> BaseImageConfig:
         """Create what the image needs under ``scope`` (the version) and say where it lives."""
 
+    def _bind_in(self, scope: Construct, stack: Stack | None) -> BaseImageConfig:
+        """``bind``, for a version that knows its stack: the library's own kinds take it from there
+        instead of asking for it (``Stack.of`` is a jsii round trip, once per version)."""
+        return self.bind(scope)
+
 
 class _UriBaseImage(BaseImage):
     def __init__(self, uri: str) -> None:
         self._uri = uri
 
     def bind(self, scope: Construct) -> BaseImageConfig:
+        return self._bind_in(scope, None)
+
+    def _bind_in(self, scope: Construct, stack: Stack | None) -> BaseImageConfig:
         if is_unresolved(self._uri):
             return BaseImageConfig(self._uri)
         match = _ECR_URI.fullmatch(self._uri)
         if match is None:
             return BaseImageConfig(self._uri)
-        facts = _facts(Stack.of(scope))
+        facts = _facts(Stack.of(scope) if stack is None else stack)
         repository = _imported_repository(
             scope, facts, match["region"], match["account"], match["repository"]
         )
@@ -152,7 +160,11 @@ class _DeepLearningContainerBaseImage(BaseImage):
         self._tag = tag
 
     def bind(self, scope: Construct) -> BaseImageConfig:
-        stack = Stack.of(scope)
+        return self._bind_in(scope, None)
+
+    def _bind_in(self, scope: Construct, stack: Stack | None) -> BaseImageConfig:
+        if stack is None:
+            stack = Stack.of(scope)
         facts = _facts(stack)
         region = facts.region
         if is_unresolved(region):
