@@ -14,7 +14,7 @@ from typing import Any
 from aws_cdk import CustomResource, Duration, Stack
 from constructs import Construct
 
-from .provider import FunctionProvider
+from .provider import FunctionProvider, nag_resource
 from .tokens import identity, is_unresolved
 
 RESOURCE_TYPE = "Custom::SageMakerImageVersionAliases"
@@ -30,6 +30,8 @@ SAGEMAKER_ACTIONS = (
 # gives up on a silent function after SERVICE_TIMEOUT instead of the default hour.
 FUNCTION_TIMEOUT = Duration.minutes(5)
 SERVICE_TIMEOUT = Duration.minutes(10)
+# Stands for the image name in the ARNs formatted once per stack (no image name can hold an "@").
+_NAME = "@@image-name@@"
 
 
 class AliasesProvider(FunctionProvider):
@@ -47,6 +49,10 @@ class AliasesProvider(FunctionProvider):
         super().__init__(scope, id)
         self._images: set[str] = set()
         self._image_keys: dict[str, str] = {}
+        # The image's and its versions' ARNs with _NAME for the name, and how cdk-nag prints the latter:
+        # formatted and resolved once, since ARNs of two images differ in the name alone (format_arn
+        # concatenates its parts, tokens included), where doing it per image costs three round trips.
+        self._arns: tuple[str, str, str] | None = None
 
     def allow_image(self, image_name: str) -> None:
         """Let the function act on this image and on any of its versions, and on nothing else."""
@@ -58,11 +64,20 @@ class AliasesProvider(FunctionProvider):
         if key in self._images:
             return
         self._images.add(key)
+        if self._arns is None:
+            versions = stack.format_arn(
+                service="sagemaker", resource="image-version", resource_name=f"{_NAME}/*"
+            )
+            image = stack.format_arn(service="sagemaker", resource="image", resource_name=_NAME)
+            self._arns = (image, versions, nag_resource(stack.resolve(versions)))
+        image, versions, nag_versions = self._arns
+        resolved = json.loads(key)  # the name as the template holds it
         self.allow(
-            stack.format_arn(service="sagemaker", resource="image", resource_name=image_name),
-            stack.format_arn(service="sagemaker", resource="image-version", resource_name=f"{image_name}/*"),
+            image.replace(_NAME, image_name),
+            versions.replace(_NAME, image_name),
             wildcard_reason="A move takes the alias from whichever version of the image holds it, so the "
             "function needs every version of this one image; SageMaker numbers them at deploy time",
+            nag_name=nag_versions.replace(_NAME, resolved) if isinstance(resolved, str) else None,
         )
 
 

@@ -140,9 +140,10 @@ class FunctionProvider(Construct):
         # every policy too. CDK visits the role, where its split runs, before its children.
         Aspects.of(self.role.node.default_child or self.role).add(_AcknowledgeWhereHeld(self))
 
-    def allow(self, *arns: str, wildcard_reason: str | None = None) -> None:
+    def allow(self, *arns: str, wildcard_reason: str | None = None, nag_name: str | None = None) -> None:
         """Let the function call its actions on ``arns``; ``wildcard_reason`` acknowledges the last one
-        (an ARN ending in ``*``) for cdk-nag, with that reason.
+        (an ARN ending in ``*``) for cdk-nag, with that reason. ``nag_name`` is how cdk-nag prints that
+        ARN, where the caller knows it; otherwise it is resolved (a round trip).
         """
         for arn in arns:
             if self._statement is None or self._arns_in_statement >= self._arns_per_statement:
@@ -152,7 +153,9 @@ class FunctionProvider(Construct):
             self._statement.add_resources(arn)
             self._arns_in_statement += 1
         if wildcard_reason is not None:
-            self._acknowledgements[nag_resource(self._stack.resolve(arns[-1]))] = wildcard_reason
+            if nag_name is None:
+                nag_name = nag_resource(self._stack.resolve(arns[-1]))
+            self._acknowledgements[nag_name] = wildcard_reason
 
     def _acknowledge_where_held(self) -> None:
         """After the role's split: acknowledge each wildcard on the policy whose document holds it."""
