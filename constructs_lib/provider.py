@@ -161,15 +161,17 @@ class FunctionProvider(Construct):
         """After the role's split: acknowledge each wildcard on the policy whose document holds it."""
         if not self._acknowledgements:
             return
-        for child in self.role.node.children:
-            if not isinstance(child, iam.Policy | iam.ManagedPolicy):
-                continue
-            document = self._stack.resolve(child.document)
-            held = {
-                nag_resource(resource)
-                for statement in (document or {}).get("Statement", [])
-                for resource in _as_list(statement.get("Resource"))
-            }
+        policies = [c for c in self.role.node.children if isinstance(c, iam.Policy | iam.ManagedPolicy)]
+        for child in policies:
+            if len(policies) == 1:  # not split: the DefaultPolicy holds all, no document to resolve
+                held = set(self._acknowledgements)
+            else:
+                document = self._stack.resolve(child.document)
+                held = {
+                    nag_resource(resource)
+                    for statement in (document or {}).get("Statement", [])
+                    for resource in _as_list(statement.get("Resource"))
+                }
             acknowledgements = [
                 Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=reason)
                 for resource, reason in self._acknowledgements.items()
