@@ -6,14 +6,14 @@ from .app_image_config import (
     AppImageConfig,
     ContainerConfig,
     FileSystemConfig,
-    IAppImageConfig,
     KernelGatewayConfig,
     KernelSpec,
 )
 from .base_image import BaseImage, BaseImageConfig
 from .enums import AppType, JobType, Processor, VendorGuidance
-from .image import IImage, Image, ImageBase
-from .image_version import IImageVersion, ImageVersion, ImageVersionOptions
+from .image import Image, ImageBase
+from .image_version import ImageVersion, ImageVersionOptions
+from .interfaces import IAppImageConfig, IImage, IImageVersion
 from .studio import StudioAttachment
 from .validation import ValidationError
 

@@ -6,14 +6,15 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from aws_cdk import Annotations, Resource, Stack
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from . import validation
 from .enums import AppType
+from .interfaces import IAppImageConfig
 from .tokens import is_unresolved
 
 T = TypeVar("T")
@@ -87,25 +88,6 @@ class ContainerConfig:
     environment: Mapping[str, str] | None = None
 
 
-class IAppImageConfig(IConstruct, Protocol):
-    """A Studio app image config, defined in this app or imported."""
-
-    @property
-    def app_image_config_name(self) -> str:
-        """The config's name (``AppImageConfigName``)."""
-        ...
-
-    @property
-    def app_image_config_arn(self) -> str:
-        """The config's ARN (``.../app-image-config/<name>``)."""
-        ...
-
-    @property
-    def app_type(self) -> AppType:
-        """The Studio app the config runs its image as."""
-        ...
-
-
 class AppImageConfig(Resource):
     """Tells Studio how to run a custom image: as which app, with which kernel, user or entrypoint.
 
@@ -135,6 +117,9 @@ class AppImageConfig(Resource):
         # A literal physical name (not a Lazy one) also lets other environments reference the config.
         name = _generated_name(scope, id) if app_image_config_name is None else app_image_config_name
         super().__init__(scope, id, physical_name=name)
+        # For a Studio attachment in another stack: the literal name needs no export, and the stack.
+        self._given_name = name
+        self._home = Stack.of(self)
         owner = validation.ConstructOwner("AppImageConfig", self)
         validation.check(
             owner, "app_image_config_name (AppImageConfigName)", name, validation.APP_IMAGE_CONFIG_NAME
@@ -206,6 +191,7 @@ class AppImageConfig(Resource):
             where = f"kernel_gateway.kernel_specs[{index}]"
             cfn = f"KernelGatewayImageConfig.KernelSpecs[{index}]"
             _expect_type(owner, where, spec, KernelSpec)
+            validation.check_required(owner, f"{where}.name ({cfn}.Name)", spec.name, "the kernel's name")
             validation.check(owner, f"{where}.name ({cfn}.Name)", spec.name, validation.KERNEL_NAME)
             validation.check(
                 owner,
@@ -356,6 +342,8 @@ class AppImageConfig(Resource):
             Studio attachment needs it at synth time).
         """
         owner = f"AppImageConfig.from_app_image_config_name {id!r}"
+        validation.check_required(owner, "name (AppImageConfigName)", name, "the config's name")
+        validation.check_required(owner, "app_type", app_type, "an AppType or its string")
         validation.check(owner, "name (AppImageConfigName)", name, validation.APP_IMAGE_CONFIG_NAME)
         app_type_value = validation.check_enum(owner, "app_type", app_type, AppType)
         if app_type_value is None or is_unresolved(app_type_value):
@@ -380,6 +368,7 @@ class _ImportedAppImageConfig(Resource):
         app_type: AppType,
     ) -> None:
         super().__init__(scope, id)
+        self._home = Stack.of(scope)  # for a Studio attachment's environment check, asked once
         self.app_image_config_name = app_image_config_name
         self.app_image_config_arn = app_image_config_arn
         self.app_type = app_type

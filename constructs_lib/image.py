@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, Unpack
+from typing import TYPE_CHECKING, Unpack
 from weakref import WeakKeyDictionary
 
 import jsii
@@ -21,36 +21,30 @@ from aws_cdk import (
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, Dependable, IConstruct
+from constructs import Construct, Dependable
 
 from . import validation
+from .provider import nag_resource
 from .tokens import is_unresolved
 
 # What SageMaker needs on a base image's repository (ecr.Repository.grant_pull's repository actions);
 # ecr:GetAuthorizationToken is granted apart, since it has no resource narrower than "*".
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
+# What Studio needs to list and run an image: the target's execution role describes the image and
+# the version it lists, and finds the latest version of an unpinned entry (SageMaker's own check).
+IMAGE_READ_ACTIONS = (
+    "sagemaker:DescribeImage",
+    "sagemaker:DescribeImageVersion",
+    "sagemaker:ListImageVersions",
+)
 # Warning ids are API: users acknowledge them with Annotations.of(...).acknowledge_warning(id).
 IMMUTABLE_ROLE_WARNING = "@sagemaker-image-constructs/image:immutable-role"
 
 if TYPE_CHECKING:
-    from .app_image_config import IAppImageConfig
     from .base_image import BaseImage
-    from .image_version import IImageVersion, ImageVersion, ImageVersionOptions
+    from .image_version import ImageVersion, ImageVersionOptions
+    from .interfaces import IAppImageConfig, IImageVersion
     from .studio import StudioAttachment
-
-
-class IImage(IConstruct, Protocol):
-    """A SageMaker image, defined in this app or imported."""
-
-    @property
-    def image_name(self) -> str:
-        """The image's name (``ImageName``)."""
-        ...
-
-    @property
-    def image_arn(self) -> str:
-        """The image's ARN."""
-        ...
 
 
 class ImageBase(Resource):
@@ -81,6 +75,43 @@ class ImageBase(Resource):
         self._environment: tuple[str, str] | None = None
         # An image imported by ARN may be of another account or region than the stack it is used in.
         self._environment_from_arn = environment_from_arn is not None
+        self._given_name: str = physical_name or ""  # as given: a literal, or a token (imports set it)
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` describe this image and its versions: what a Studio domain's, profile's or
+        space's execution role needs before SageMaker lists the image there.
+
+        The ARNs name the image literally where its name is known, so a grantee in another stack of the
+        same environment takes no reference to the image's stack. The versions are
+        ``image-version/<name>/*`` (a version's number is known only at deploy time), a cdk-nag finding
+        acknowledged on the grantee, for this image only.
+        """
+        image_arn, versions_arn = self._read_arns()
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(IMAGE_READ_ACTIONS), resource_arns=[image_arn, versions_arn]
+        )
+        if isinstance(grantee, Construct):  # where the grant's policy is (an import's is a child)
+            resource = nag_resource(Stack.of(grantee).resolve(versions_arn))
+            Validations.of(grantee).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
+                    reason=f"Studio reads whichever version of image {self.node.path} it lists; SageMaker "
+                    "numbers versions at deploy time, so they are granted as image-version/<name>/*",
+                )
+            )
+        return grant
+
+    def _read_arns(self) -> tuple[str, str]:
+        """The image's ARN and its versions' (``image-version/<name>/*``)."""
+        if self._environment_from_arn:
+            parts = _split_arn(self.image_arn, "image", f"{self.node.path}")
+            prefix = f"arn:{parts.partition}:sagemaker:{parts.region}:{parts.account}"
+            return self.image_arn, f"{prefix}:image-version/{parts.resource_name}/*"
+        name = self._given_name
+        return (
+            self._home.format_arn(service="sagemaker", resource="image", resource_name=name),
+            self._home.format_arn(service="sagemaker", resource="image-version", resource_name=f"{name}/*"),
+        )
 
     def add_version(
         self, id: str, *, base_image: BaseImage, **options: Unpack[ImageVersionOptions]
@@ -333,7 +364,7 @@ class Image(ImageBase):
             resource.attr_image_arn,
             service="sagemaker",
             resource="image",
-            resource_name=self._physical_name,
+            resource_name=image_name,  # the physical name, as given: no round trip to read it back
         )
         self.image_name = self._get_resource_name_attribute(image_name)
 
@@ -380,7 +411,7 @@ class _ImportedImage(ImageBase):
         environment_from_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id, environment_from_arn=environment_from_arn)
-        self.image_name = image_name
+        self.image_name = self._given_name = image_name
         self.image_arn = image_arn
 
 
@@ -397,7 +428,9 @@ def _is_mutable(role: iam.IRole) -> bool:
     return [root.node.path for root in roots] == [role.node.path]
 
 
-_AUTHORIZATION_POLICIES: WeakKeyDictionary[Stack, dict[str, iam.Policy]] = WeakKeyDictionary()
+# By stack, then by role: the role object itself, since jsii hands Python one object per construct, and
+# a key by path would cost two round trips per image to read it.
+_AUTHORIZATION_POLICIES: WeakKeyDictionary[Stack, dict[iam.IRole, iam.Policy]] = WeakKeyDictionary()
 
 
 def _ecr_authorization_policy(image: Image, role: iam.IRole) -> iam.Policy:
@@ -408,11 +441,10 @@ def _ecr_authorization_policy(image: Image, role: iam.IRole) -> iam.Policy:
     10,240 characters, and images that share a role need it once.
     """
     policies = _AUTHORIZATION_POLICIES.setdefault(image._home, {})
-    key = role.node.path
-    policy = policies.get(key)
+    policy = policies.get(role)
     if policy is None:
         statement = iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        policy = policies[key] = iam.Policy(
+        policy = policies[role] = iam.Policy(
             image, "EcrAuthorizationPolicy", statements=[statement], roles=[role]
         )
         Validations.of(policy).acknowledge(

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypedDict
+from typing import Any, TypedDict
 
 from aws_cdk import CustomResource, RemovalPolicy, Resource, Stack
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from . import validation
 from .aliases import add_floating_aliases
 from .base_image import BaseImage
 from .enums import JobType, Processor, VendorGuidance
-from .image import IImage, ImageBase, _split_arn, image_name_from_arn
+from .image import ImageBase, _split_arn, image_name_from_arn
+from .interfaces import IImage, IImageVersion
 from .tokens import is_unresolved
-
-
-class IImageVersion(IConstruct, Protocol):
-    """A SageMaker image version, defined in this app or imported."""
-
-    @property
-    def image_version_arn(self) -> str:
-        """The version's ARN (``.../image-version/<image>/<version>``)."""
-        ...
-
-    @property
-    def version(self) -> int | float:
-        """The version number SageMaker assigned (1, 2, ...)."""
-        ...
-
-    @property
-    def image_arn(self) -> str:
-        """The ARN of the image this is a version of."""
-        ...
-
-    @property
-    def image(self) -> IImage:
-        """The image this is a version of."""
-        ...
 
 
 class ImageVersionOptions(TypedDict, total=False):
@@ -112,7 +89,9 @@ class ImageVersion(Resource):
         )
         validation.check(owner, "release_notes (ReleaseNotes)", release_notes, validation.RELEASE_NOTES)
 
-        config = base_image.bind(self)
+        # A version made by image.add_version is in the image's stack: no round trip to ask.
+        stack = image._home if isinstance(image, ImageBase) and scope is image else Stack.of(self)
+        config = base_image._bind_in(self, stack)
         validation.check(owner, "base_image (BaseImage)", config.image_uri, validation.BASE_IMAGE)
 
         floating = validation.check_aliases(owner, "aliases", aliases or [])
@@ -140,8 +119,6 @@ class ImageVersion(Resource):
             self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
 
-        # A version made by image.add_version is in the image's stack: no round trip to ask.
-        stack = image._home if isinstance(image, ImageBase) and scope is image else Stack.of(self)
         if isinstance(image, ImageBase):
             claimed = [] if is_unresolved(floating) else floating
             image._register_version(

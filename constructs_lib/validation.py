@@ -89,6 +89,13 @@ def check(owner: object, prop: str, value: str | None, rule: Rule) -> None:
         raise ValidationError(f"{owner}: invalid {prop} {value!r}: {problem}")
 
 
+def check_required(owner: object, prop: str, value: object, expected: str) -> None:
+    """Refuse None for a required keyword (``app.node.try_get_context(...)`` gives None when no ``-c``
+    was passed), which would otherwise pass every optional check and synthesize a broken template."""
+    if value is None:
+        raise ValidationError(f"{owner}: {prop} is required, got None (expected {expected})")
+
+
 def check_enum(owner: object, prop: str, value: E | str | None, enum: type[E]) -> str | None:
     """Accept an enum member or its CloudFormation string; return the string for the template."""
     if value is None:

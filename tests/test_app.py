@@ -91,7 +91,7 @@ def test_app_has_a_jupyterlab_config_and_attaches_nothing_by_default(
     assert config["Properties"]["JupyterLabAppImageConfig"]["ContainerConfig"] == {
         "ContainerEnvironmentVariables": [{"Key": "TEAM", "Value": "ml-platform"}]
     }
-    assert list(resources(template, "Custom::SageMakerStudioCustomImage")) == []
+    assert list(resources(template, "Custom::SageMakerStudioCustomImages")) == []
     assert len(list(resources(template, "AWS::Lambda::Function"))) == 1  # the aliases function only
 
 
@@ -99,8 +99,9 @@ def test_app_attaches_the_version_to_a_domain_given_as_context(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     template = synth(tmp_path, monkeypatch, None, "d-abc123")
-    (attachment,) = resources(template, "Custom::SageMakerStudioCustomImage")
+    (attachment,) = resources(template, "Custom::SageMakerStudioCustomImages")
     properties = attachment["Properties"]
+    (entry,) = properties["CustomImages"]
     (config_id,) = [
         k for k, v in template["Resources"].items() if v["Type"] == "AWS::SageMaker::AppImageConfig"
     ]
@@ -108,9 +109,11 @@ def test_app_attaches_the_version_to_a_domain_given_as_context(
         k for k, v in template["Resources"].items() if v["Type"] == "AWS::SageMaker::ImageVersion"
     ]
     assert properties["DomainId"] == "d-abc123"
-    assert properties["Settings"] == "DefaultUserSettings"
-    assert properties["AppType"] == "JupyterLab"
-    assert properties["ImageName"] == "example-sagemaker-image"
-    assert properties["AppImageConfigName"] == {"Ref": config_id}
-    assert properties["ImageVersionNumber"] == {"Fn::GetAtt": [version_id, "Version"]}
+    assert entry == {
+        "Settings": "DefaultUserSettings",
+        "AppType": "JupyterLab",
+        "ImageName": "example-sagemaker-image",
+        "AppImageConfigName": {"Ref": config_id},
+        "ImageVersionNumber": {"Fn::GetAtt": [version_id, "Version"]},
+    }
     assert version_id in attachment["DependsOn"]

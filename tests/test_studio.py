@@ -1,9 +1,10 @@
 """StudioAttachment, template side: the merge into this app's CfnDomain / CfnUserProfile / CfnSpace, the
-custom resource for existing targets, every dependency and chain, the validation, the function's role,
-the contract with the handler, cdk-nag and cfn-lint."""
+one custom resource per existing target and stack (its entries, its id, what it waits for), the
+validation, the function's role and timeout, the contract with the handler, cdk-nag and cfn-lint."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import itertools
 import json
@@ -31,7 +32,6 @@ from constructs_lib import (
     AppType,
     BaseImage,
     ContainerConfig,
-    IAppImageConfig,
     Image,
     ImageVersion,
     KernelGatewayConfig,
@@ -42,8 +42,11 @@ from constructs_lib import (
 )
 from constructs_lib.image import ImageBase
 
-TYPE = "Custom::SageMakerStudioCustomImage"
-HANDLER = Path(__file__).resolve().parents[1] / "lambda" / "studio_custom_images" / "index.py"
+TYPE = "Custom::SageMakerStudioCustomImages"
+ROOT = Path(__file__).resolve().parents[1]
+HANDLER = ROOT / "lambda" / "studio_custom_images" / "index.py"
+SHARED = ROOT / "lambda" / "shared" / "custom_resource.py"
+CONTRACT = ROOT / "docs" / "studio-custom-resource.md"
 BASE = BaseImage.from_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/base:1")
 ROLE = "arn:aws:iam::111122223333:role/studio-execution"
 DOMAIN = "d-0123abc"
@@ -284,6 +287,15 @@ def lint_errors(template: dict[str, Any]) -> list[str]:
 LOGGERS = ("", "boto", "boto3", "botocore", "urllib3")  # the levels crhelper changes on import
 
 
+def module_constant(path: Path, name: str) -> Any:
+    """A module-level constant of a Python file, read from its source (nothing imported or run)."""
+    for node in ast.parse(path.read_text()).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and getattr(node, "value", None):
+            return ast.literal_eval(node.value)  # type: ignore[attr-defined]
+    raise AssertionError(f"{path} has no constant {name}")
+
+
 @cache
 def load_handler() -> ModuleType:
     """The handler, by path (``lambda`` is a keyword), with ``lambda/shared`` importable as in Lambda."""
@@ -500,21 +512,23 @@ def string_target(kit: Kit, target: str) -> dict[str, Any]:
 
 
 CR_CASES = [
-    ("domain", JL, {"Settings": "DefaultUserSettings"}),
-    ("domain", CE, {"Settings": "DefaultUserSettings"}),
-    ("default space", KG, {"Settings": "DefaultSpaceSettings"}),
-    ("default space", JL, {"Settings": "DefaultSpaceSettings"}),
-    ("profile", CE, {"UserProfileName": "alice"}),
-    ("space", KG, {"SpaceName": "shared"}),
-    ("CfnDomain + profile", JL, {"UserProfileName": "alice"}),
-    ("CfnDomain + space", KG, {"SpaceName": "shared"}),
+    ("domain", JL, {}, "DefaultUserSettings"),
+    ("domain", CE, {}, "DefaultUserSettings"),
+    ("default space", KG, {}, "DefaultSpaceSettings"),
+    ("default space", JL, {}, "DefaultSpaceSettings"),
+    ("profile", CE, {"UserProfileName": "alice"}, "UserSettings"),
+    ("space", KG, {"SpaceName": "shared"}, "SpaceSettings"),
+    ("CfnDomain + profile", JL, {"UserProfileName": "alice"}, "UserSettings"),
+    ("CfnDomain + space", KG, {"SpaceName": "shared"}, "SpaceSettings"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("target", "app_type", "where"), CR_CASES, ids=[f"{c[0]}-{c[1].value}" for c in CR_CASES]
+    ("target", "app_type", "member", "settings"), CR_CASES, ids=[f"{c[0]}-{c[1].value}" for c in CR_CASES]
 )
-def test_custom_resource_properties(kit: Kit, target: str, app_type: AppType, where: dict[str, str]) -> None:
+def test_custom_resource_properties(
+    kit: Kit, target: str, app_type: AppType, member: dict[str, str], settings: str
+) -> None:
     attachment = StudioAttachment(
         kit.stack,
         "Attach",
@@ -525,15 +539,20 @@ def test_custom_resource_properties(kit: Kit, target: str, app_type: AppType, wh
     )
     resources = resources_of(kit.stack)
     resource = resources[cr_id(attachment)]
-    assert resource["Type"] == TYPE
+    assert of_type(resources, TYPE) == {cr_id(attachment): resource}
     properties = dict(resource["Properties"])
     function_id, _, _ = provider_ids(kit.stack)
     assert properties.pop("ServiceToken") == {"Fn::GetAtt": [function_id, "Arn"]}
     timeout = int(properties.pop("ServiceTimeout"))
     assert timeout == studio.SERVICE_TIMEOUT.to_seconds()
-    assert studio.FUNCTION_TIMEOUT.to_seconds() < timeout <= 900  # minutes, not CloudFormation's hour
+    # CloudFormation waits longer than the function lives, and minutes, not its default hour.
+    assert resources[function_id]["Properties"]["Timeout"] < timeout <= 900
     domain_id: Any = {"Fn::GetAtt": ["Domain", "DomainId"]} if target.startswith("Cfn") else DOMAIN
-    assert properties == {"DomainId": domain_id, "AppType": app_type.value, **entry(kit, app_type), **where}
+    assert properties == {
+        "DomainId": domain_id,
+        **member,
+        "CustomImages": [{"Settings": settings, "AppType": app_type.value, **entry(kit, app_type)}],
+    }
     # The app's L1s are left alone: the entry is written by the custom resource only.
     before = baseline()
     for name in L1_IDS.values():
@@ -551,33 +570,225 @@ def test_version_in_a_custom_resource(kit: Kit, version: Any, rendered: Any) -> 
         domain=DOMAIN,
     )
     properties = resources_of(kit.stack)[cr_id(attachment)]["Properties"]
-    rendered_entry = {
-        k: properties[k] for k in ("ImageName", "AppImageConfigName", "ImageVersionNumber") if k in properties
-    }
-    assert rendered_entry == entry(kit, KG, rendered)
+    assert properties["CustomImages"] == [
+        {"Settings": "DefaultUserSettings", "AppType": "KernelGateway", **entry(kit, KG, rendered)}
+    ]
 
 
-def test_one_function_per_stack_serves_every_attachment(app: cdk.App) -> None:
+def test_a_stacks_attachments_to_one_target_are_the_entries_of_one_resource_in_declaration_order(
+    kit: Kit,
+) -> None:
+    """Interleaved attachments to four targets: four resources, each with its entries in order.
+
+    A domain's DefaultUserSettings and DefaultSpaceSettings are one target (one UpdateDomain).
+    """
+    stack = kit.stack
+    images: list[ImageBase] = [kit.image] + [
+        Image.from_image_name(stack, f"I{n}", f"img-{n}") for n in range(1, 13)
+    ]
+    targets = ("domain", "profile", "space", "CfnDomain + profile")
+    expected: dict[str, list[dict[str, Any]]] = {target: [] for target in targets}
+    attachments: dict[str, list[StudioAttachment]] = {target: [] for target in targets}
+
+    def attach(
+        target: str, index: int, image: ImageBase, app_type: AppType, settings: str, **keywords: Any
+    ) -> None:
+        version = kit.version if image is kit.image else (index if index % 2 else None)
+        where = string_target(kit, target)
+        attachment = StudioAttachment(
+            stack,
+            f"A{len(attachments[target])}-{target.replace(' ', '')}",
+            image=image,
+            app_image_config=kit.configs[app_type],
+            version=version,
+            **where,
+            **keywords,
+        )
+        attachments[target].append(attachment)
+        name = "img" if image is kit.image else image.image_name
+        rendered = "pinned" if image is kit.image else version
+        expected[target].append(
+            {
+                "Settings": settings,
+                "AppType": app_type.value,
+                **entry(kit, app_type, rendered),
+                "ImageName": name,
+            }
+        )
+
+    for n, image in enumerate(images):
+        attach("domain", n, image, (KG, JL, CE)[n % 3], "DefaultUserSettings")
+        attach("profile", n, image, (CE, JL)[n % 2], "UserSettings")
+        attach("domain", n, image, (KG, JL)[n % 2], "DefaultSpaceSettings", default_space_settings=True)
+        attach("space", n, image, KG, "SpaceSettings")
+        attach("CfnDomain + profile", n, image, JL, "UserSettings")
+    resources = resources_of(stack)
+    assert len(of_type(resources, TYPE)) == len(targets)
+    ids = set()
+    for target in targets:
+        first = attachments[target][0]
+        assert first.resource is not None
+        assert all(a.resource is first.resource for a in attachments[target]), target
+        ids.add(cr_id(first))
+        assert resources[cr_id(first)]["Properties"]["CustomImages"] == expected[target], target
+    assert len(ids) == len(targets)
+    assert len(expected["domain"]) == 2 * len(images)
+
+
+EXISTING_IDS = [
+    ({"domain": DOMAIN}, "StudioCustomImages-d-0123abc", "StudioCustomImagesd0123abcF4F3FD23"),
+    (
+        {"domain": DOMAIN, "default_space_settings": True},
+        "StudioCustomImages-d-0123abc",
+        "StudioCustomImagesd0123abcF4F3FD23",
+    ),
+    (
+        {"domain": DOMAIN, "user_profile": "alice"},
+        "StudioCustomImages-d-0123abc-user-profile-alice",
+        "StudioCustomImagesd0123abcuserprofilealice3D20EB90",
+    ),
+    (
+        {"domain": DOMAIN, "space": "shared"},
+        "StudioCustomImages-d-0123abc-space-shared",
+        "StudioCustomImagesd0123abcspaceshared7736B2D0",
+    ),
+    ({"domain": "d-other"}, "StudioCustomImages-d-other", "StudioCustomImagesdotherC7EFD5A8"),
+]
+
+
+@pytest.mark.parametrize(("target", "construct_id", "logical"), EXISTING_IDS)
+def test_the_resource_is_held_under_an_id_named_after_the_target(
+    kit: Kit, target: dict[str, Any], construct_id: str, logical: str
+) -> None:
+    """Construct ids are API: the logical id follows them, and a new one would replace the resource."""
+    attachment = StudioAttachment(
+        kit.stack, "Attach", image=kit.image, app_image_config=kit.configs[KG], **target
+    )
+    assert attachment.resource is not None
+    assert attachment.resource.node.path == f"Stack/{construct_id}/Resource"
+    holder = kit.stack.node.try_find_child(construct_id)
+    assert holder is not None and holder.node.find_child("Resource") is attachment.resource
+    assert cr_id(attachment) == logical
+
+
+def test_a_target_named_by_tokens_is_one_resource_for_what_they_resolve_to(kit: Kit) -> None:
+    stack = kit.stack
+    parameter = cdk.CfnParameter(stack, "DomainParam").value_as_string
+    images = iter(Image.from_image_name(stack, f"I{n}", f"img-{n}") for n in range(8))
+
+    def attach(id: str, domain: Any, user_profile: Any) -> StudioAttachment:
+        return StudioAttachment(
+            stack,
+            id,
+            image=next(images),
+            app_image_config=kit.configs[JL],
+            domain=domain,
+            user_profile=user_profile,
+        )
+
+    same = [
+        attach("ByAttribute", kit.domain, "alice"),
+        attach("ByAttributeAgain", kit.domain, "alice"),
+        attach("ByGetAtt", cdk.Token.as_string(kit.domain.get_att("DomainId")), "alice"),
+        attach("ByJoinedName", kit.domain, cdk.Fn.join("", ["ali", "ce"])),
+    ]
+    others = [
+        attach("OtherProfile", kit.domain, "bob"),
+        attach("ParameterDomain", parameter, "alice"),
+        attach("ParameterDomainAgain", parameter, "alice"),
+    ]
+    resource = same[0].resource
+    assert resource is not None
+    assert all(a.resource is resource for a in same)
+    assert re.fullmatch(r"StudioCustomImages[0-9a-f]{16}", resource.node.scope.node.id)  # type: ignore[union-attr]
+    # The id is a digest of what the tokens resolve to: stable from one synth to the next.
+    assert resource.node.path == "Stack/StudioCustomImages8b6060d8defc1169/Resource"
+    assert cr_id(same[0]) == "StudioCustomImages8b6060d8defc1169E01802C3"
+    assert others[1].resource is others[2].resource
+    assert len({id(a.resource) for a in [same[0], *others]}) == 3
+    resources = resources_of(stack)
+    assert len(of_type(resources, TYPE)) == 3
+    rendered = resources[cr_id(same[0])]["Properties"]
+    assert rendered["DomainId"] == {"Fn::GetAtt": ["Domain", "DomainId"]}
+    assert [e["ImageName"] for e in rendered["CustomImages"]] == ["img-0", "img-1", "img-2", "img-3"]
+
+
+@pytest.mark.parametrize("token_first", [False, True], ids=["literal first", "token first"])
+def test_a_literal_and_a_token_that_resolves_to_it_name_one_target(kit: Kit, token_first: bool) -> None:
+    stack = kit.stack
+    other = Image.from_image_name(stack, "Other", "other")
+    joined = cdk.Fn.join("", ["d-", "0123abc"])
+    domains = [joined, DOMAIN] if token_first else [DOMAIN, joined]
+    first, second = (
+        StudioAttachment(stack, id, image=image, app_image_config=kit.configs[KG], domain=domain)
+        for id, image, domain in zip(("A", "B"), (kit.image, other), domains, strict=True)
+    )
+    assert second.resource is first.resource is not None
+    assert first.resource.node.path == "Stack/StudioCustomImages-d-0123abc/Resource"
+    ((_, resource),) = of_type(resources_of(stack), TYPE).items()
+    assert resource["Properties"]["DomainId"] == DOMAIN
+    assert [e["ImageName"] for e in resource["Properties"]["CustomImages"]] == ["img", "other"]
+
+
+def test_one_image_by_a_literal_and_a_token_domain_on_one_target_is_refused(kit: Kit) -> None:
+    StudioAttachment(kit.stack, "A", image=kit.image, app_image_config=kit.configs[KG], domain=DOMAIN)
+    joined = cdk.Fn.join("", ["d-", "0123abc"])
+    with pytest.raises(ValidationError, match=r"image 'img' is already listed for KernelGateway"):
+        StudioAttachment(kit.stack, "B", image=kit.image, app_image_config=kit.configs[KG], domain=joined)
+
+
+def test_each_stack_holds_its_own_resource_for_a_target(app: cdk.App) -> None:
+    stacks = {"One": ["a", "b"], "Two": ["c"]}
+    attachments = []
+    for name, image_names in stacks.items():
+        stack = cdk.Stack(app, name)
+        config = AppImageConfig.from_app_image_config_name(stack, "Config", "cfg", JL)
+        for image_name in image_names:
+            image = Image.from_image_name(stack, image_name, image_name)
+            attachments.append(
+                StudioAttachment(
+                    stack, f"Attach-{image_name}", image=image, app_image_config=config, domain=DOMAIN
+                )
+            )
+    assert attachments[0].resource is attachments[1].resource
+    assert attachments[2].resource is not attachments[0].resource
+    for stack in app.node.children:
+        if not isinstance(stack, cdk.Stack):
+            continue
+        resources = resources_of(stack)
+        ((resource_id, resource),) = of_type(resources, TYPE).items()
+        assert resource_id.startswith("StudioCustomImagesd0123abc")
+        assert [e["ImageName"] for e in resource["Properties"]["CustomImages"]] == stacks[stack.node.id]
+        function_id, _, _ = provider_ids(stack)
+        assert resource["Properties"]["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        template = Template.from_stack(stack).to_json()
+        assert "Fn::ImportValue" not in json.dumps(template) and "Outputs" not in template
+        assert stack.dependencies == []
+
+
+def test_one_function_per_stack_serves_every_target(app: cdk.App) -> None:
     stacks = [cdk.Stack(app, name) for name in ("One", "Two")]
     for stack in stacks:
         kit = make_kit(stack)
         for index, target in enumerate(
             ("domain", "default space", "profile", "space", "CfnDomain + profile")
         ):
+            image = Image.from_image_name(stack, f"I{index}", f"{stack.node.id.lower()}-{index}")
             StudioAttachment(
                 stack,
                 f"A{index}",
-                image=kit.image,
+                image=image,
                 app_image_config=kit.configs[KG],
                 **string_target(kit, target),
             )
-        kit.image.attach_to_studio("Other", app_image_config=kit.configs[JL], domain="d-other")
+        other = Image.from_image_name(stack, "Other", f"{stack.node.id.lower()}-other")
+        other.attach_to_studio("Other", app_image_config=kit.configs[JL], domain="d-other")
     for stack in stacks:
         resources = resources_of(stack)
         ((function_id, _),) = of_type(resources, "AWS::Lambda::Function").items()
         assert function_id.startswith(studio.PROVIDER_ID)
         attachments = of_type(resources, TYPE)
-        assert len(attachments) == 6
+        assert len(attachments) == 5  # the domain's two settings objects are one target
         for resource in attachments.values():
             assert resource["Properties"]["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
 
@@ -595,11 +806,25 @@ def test_function_asset_holds_the_studio_handler_and_crhelper_and_nothing_compil
     assert "crhelper/__init__.py" in files
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
     assert (directory / "index.py").read_bytes() == HANDLER.read_bytes()
-    shared = HANDLER.parents[1] / "shared" / "custom_resource.py"
-    assert (directory / "custom_resource.py").read_bytes() == shared.read_bytes()
+    assert (directory / "custom_resource.py").read_bytes() == SHARED.read_bytes()
 
 
-# --- dependencies and the chain per target ------------------------------------------------------------
+def test_the_function_lives_exactly_the_handlers_budget_and_its_safety_margin(stack: cdk.Stack) -> None:
+    """Read from the handler and the shared module themselves, not from studio.py's copies of them."""
+    budget = module_constant(HANDLER, "MAX_SECONDS")
+    margin = module_constant(SHARED, "SAFETY_MARGIN_SECONDS")
+    kit = make_kit(stack)
+    attachment = StudioAttachment(
+        stack, "Attach", image=kit.image, app_image_config=kit.configs[KG], domain=DOMAIN
+    )
+    resources = resources_of(stack)
+    function_id, _, _ = provider_ids(stack)
+    timeout = resources[function_id]["Properties"]["Timeout"]
+    assert timeout == budget + margin
+    assert timeout < int(resources[cr_id(attachment)]["Properties"]["ServiceTimeout"])
+
+
+# --- dependencies -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("pinned", [True, False])
@@ -619,15 +844,42 @@ def test_custom_resource_waits_for_image_config_version_and_the_functions_role(
     _, role_id, policy_id = provider_ids(kit.stack)
     depends_on = set(resource["DependsOn"])
     assert {logical_id(kit.image), role_id, policy_id} <= depends_on
-    assert (logical_id(kit.version) in depends_on) is pinned
-    assert resource["Properties"]["AppImageConfigName"] == {"Ref": logical_id(kit.configs[KG])}
-    for earlier in (kit.image, kit.configs[KG], kit.version):
-        assert comes_after(resources, cr_id(attachment), logical_id(earlier)) is (
-            pinned or earlier is not kit.version
-        )
+    if pinned:
+        assert logical_id(kit.version) in depends_on
+    (listed,) = resource["Properties"]["CustomImages"]
+    assert listed["AppImageConfigName"] == {"Ref": logical_id(kit.configs[KG])}
+    for earlier in (kit.image, kit.configs[KG], *([kit.version] if pinned else [])):
+        assert comes_after(resources, cr_id(attachment), logical_id(earlier))
 
 
-def test_attachments_to_one_target_are_chained_and_others_are_not(kit: Kit) -> None:
+def test_one_resource_waits_for_every_attachments_image_config_and_pinned_version(kit: Kit) -> None:
+    stack = kit.stack
+    second = Image(stack, "Second", image_name="second")
+    second_version = second.add_version("V1", base_image=BASE)
+    third = Image(stack, "Third", image_name="third")
+    attachments = [
+        StudioAttachment(
+            stack, "A", image=kit.image, app_image_config=kit.configs[KG], version=kit.version, domain=DOMAIN
+        ),
+        StudioAttachment(
+            stack, "B", image=second, app_image_config=kit.configs[JL], version=second_version, domain=DOMAIN
+        ),
+        StudioAttachment(stack, "C", image=third, app_image_config=kit.configs[CE], version=4, domain=DOMAIN),
+    ]
+    assert attachments[0].resource is attachments[1].resource is attachments[2].resource
+    resources = resources_of(stack)
+    resource_id = cr_id(attachments[0])
+    _, role_id, policy_id = provider_ids(stack)
+    earlier = [kit.image, kit.version, second, second_version, third, *kit.configs.values()]
+    assert {logical_id(c) for c in [kit.image, kit.version, second, second_version, third]} | {
+        role_id,
+        policy_id,
+    } <= set(resources[resource_id]["DependsOn"])
+    for construct in earlier:
+        assert comes_after(resources, resource_id, logical_id(construct)), construct.node.path
+
+
+def test_targets_are_separate_resources_and_none_waits_for_another(kit: Kit) -> None:
     stack = kit.stack
     parameter = cdk.CfnParameter(stack, "DomainParam", allowed_pattern="d-.*").value_as_string
     other = Image.from_image_name(stack, "Other", "other")
@@ -637,7 +889,7 @@ def test_attachments_to_one_target_are_chained_and_others_are_not(kit: Kit) -> N
             StudioAttachment(stack, id, image=image, app_image_config=kit.configs[app_type], **target)
         )
 
-    chains = {
+    groups = {
         # Both settings objects of a domain are written by one UpdateDomain: one target.
         "domain": [
             attach("D1", kit.image, KG, domain=DOMAIN),
@@ -667,26 +919,14 @@ def test_attachments_to_one_target_are_chained_and_others_are_not(kit: Kit) -> N
         "other space": [attach("O4", kit.image, KG, domain=DOMAIN, space="private")],
     }
     resources = resources_of(stack)
-    for chain in chains.values():
-        for earlier, later in itertools.pairwise(chain):
-            assert earlier in resources[later]["DependsOn"], f"{later} does not wait for {earlier}"
-            assert not comes_after(resources, earlier, later)
-    for (name_a, chain_a), (name_b, chain_b) in itertools.combinations(chains.items(), 2):
-        for a, b in itertools.product(chain_a, chain_b):
-            assert not comes_after(resources, a, b), f"{name_a} {a} waits for {name_b} {b}"
-            assert not comes_after(resources, b, a), f"{name_b} {b} waits for {name_a} {a}"
-
-
-def test_no_chain_across_stacks(app: cdk.App) -> None:
-    for name in ("One", "Two"):
-        stack = cdk.Stack(app, name)
-        kit = make_kit(stack)
-        StudioAttachment(stack, "Attach", image=kit.image, app_image_config=kit.configs[KG], domain=DOMAIN)
-    for stack in app.node.children:
-        assert isinstance(stack, cdk.Stack)
-        (resource,) = of_type(resources_of(stack), TYPE).values()
-        assert not [d for d in resource["DependsOn"] if d.startswith("Attach")]
-        assert stack.dependencies == []
+    ids = {name: set(group) for name, group in groups.items()}
+    assert all(len(group) == 1 for group in ids.values()), ids
+    resource_ids = [next(iter(group)) for group in ids.values()]
+    assert sorted(resource_ids) == sorted(of_type(resources, TYPE))
+    for a, b in itertools.permutations(resource_ids, 2):
+        assert not comes_after(resources, a, b), f"{a} waits for {b}"
+    for a in resource_ids:
+        assert not [d for d in resources[a].get("DependsOn", []) if resources[d]["Type"] == TYPE]
 
 
 # --- validation ---------------------------------------------------------------------------------------
@@ -731,6 +971,7 @@ def test_rejects_bad_target_names(kit: Kit, keyword: str, cfn: str, value: str, 
     message = f"StudioAttachment 'Stack/Attach': invalid {keyword} ({cfn}) {value!r}: {rule}"
     with pytest.raises(ValidationError, match=f"^{re.escape(message)}$"):
         StudioAttachment(kit.stack, "Attach", image=kit.image, app_image_config=kit.configs[KG], **target)
+    assert of_type(resources_of(kit.stack), TYPE) == {}  # refused before a resource was made for it
 
 
 GOOD_VALUES = [
@@ -777,7 +1018,8 @@ def test_tokens_pass_through(kit: Kit) -> None:
     )
     resources = resources_of(stack)
     assert resources[cr_id(a)]["Properties"]["DomainId"] == {"Ref": "DomainId"}
-    assert resources[cr_id(a)]["Properties"]["ImageVersionNumber"] == {"Ref": "Number"}
+    (listed,) = resources[cr_id(a)]["Properties"]["CustomImages"]
+    assert listed["ImageVersionNumber"] == {"Ref": "Number"}
     assert resources[cr_id(b)]["Properties"]["UserProfileName"] == {"Ref": "ProfileP"}
     assert resources[cr_id(c)]["Properties"]["SpaceName"] == {"Ref": "SpaceP"}
     assert merged.resource is None
@@ -880,8 +1122,9 @@ def test_refuses_what_the_issue_refuses(kit: Kit, case: str) -> None:
     before = baseline()
     with pytest.raises(ValidationError, match=r"^StudioAttachment 'Stack/Attach': " + REFUSALS[case]):
         StudioAttachment(kit.stack, "Attach", **refused(kit, case))
-    # Refused before anything was written into an L1.
+    # Refused before anything was written into an L1 or a custom resource made.
     resources = resources_of(kit.stack)
+    assert of_type(resources, TYPE) == {}
     for name in L1_IDS.values():
         assert resources[name]["Properties"] == before[name]["Properties"]
 
@@ -917,7 +1160,8 @@ def test_a_version_of_the_same_image_by_another_handle_is_accepted(kit: Kit, how
     attachment = StudioAttachment(
         kit.stack, "Attach", image=kit.image, app_image_config=kit.configs[KG], version=version, domain=DOMAIN
     )
-    assert resources_of(kit.stack)[cr_id(attachment)]["Properties"]["ImageVersionNumber"] == rendered
+    (listed,) = resources_of(kit.stack)[cr_id(attachment)]["Properties"]["CustomImages"]
+    assert listed["ImageVersionNumber"] == rendered
 
 
 # --- the function's role ------------------------------------------------------------------------------
@@ -1024,7 +1268,85 @@ def test_an_arn_appears_once_when_a_token_and_a_literal_name_the_same_target(sta
     ]
 
 
-# --- the contract with the handler --------------------------------------------------------------------
+# --- the contract with the handler (docs/studio-custom-resource.md) ------------------------------------
+
+
+def contract_tables() -> tuple[dict[str, bool], dict[str, bool]]:
+    """The contract's properties and entry fields, each with whether it is required."""
+    tables: dict[str, dict[str, bool]] = {}
+    current: dict[str, bool] | None = None
+    for line in CONTRACT.read_text().splitlines():
+        if not line.startswith("|"):
+            current = None
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells[0] in ("property", "field"):
+            current = tables.setdefault(cells[0], {})
+        elif current is not None and set(cells[0]) - {"-", " "}:
+            for name in re.findall(r"`(\w+)`", cells[0]):
+                current[name] = "required" in cells[1]
+    return tables["property"], tables["field"]
+
+
+def as_deployed(value: Any, values: dict[str, str]) -> Any:
+    """A property as CloudFormation hands it to the function: each Ref and Fn::GetAtt replaced by its
+    deployed value (``values``, by logical id or ``id.Attribute``), and every scalar a string."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return values[value["Ref"]]
+        if set(value) == {"Fn::GetAtt"}:
+            return values[".".join(value["Fn::GetAtt"])]
+        return {key: as_deployed(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_deployed(item, values) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def parsed_target(target: Any) -> tuple[Any, ...]:
+    """The handler's Target, as (DomainId, UserProfileName, SpaceName)."""
+    return (target.domain_id, target.profile, target.space)
+
+
+def parsed_entry(entry: Any) -> tuple[Any, ...]:
+    """The handler's Entry, as (Settings, AppType, ImageName, AppImageConfigName, ImageVersionNumber)."""
+    return (entry.settings, entry.app_type, entry.image, entry.config, entry.version)
+
+
+# What every_kind lists on existing targets, by (DomainId, UserProfileName, SpaceName) as deployed:
+# (Settings, AppType, ImageName, AppImageConfigName, ImageVersionNumber) in declaration order.
+DEPLOYED_DOMAIN = "d-fromtemplate"
+EVERY_KIND_ENTRIES = {
+    (DOMAIN, None, None): [
+        ("DefaultUserSettings", "JupyterLab", "img", "jl-config", 1),
+        ("DefaultUserSettings", "CodeEditor", "other", "ce-config", 2),
+        ("DefaultSpaceSettings", "KernelGateway", "img", "kg-config", None),
+    ],
+    ("d-other", None, None): [("DefaultUserSettings", "KernelGateway", "img", "kg-config", None)],
+    (DOMAIN, "bob", None): [
+        ("UserSettings", "CodeEditor", "img", "ce-config", None),
+        ("UserSettings", "KernelGateway", "other", "kg-config", None),
+    ],
+    (DOMAIN, None, "team"): [("SpaceSettings", "KernelGateway", "img", "kg-config", None)],
+    (DEPLOYED_DOMAIN, "carol", None): [("UserSettings", "JupyterLab", "img", "jl-config", None)],
+    (DEPLOYED_DOMAIN, None, "lab"): [("SpaceSettings", "KernelGateway", "img", "kg-config", None)],
+}
+
+
+def deployed_properties(stack: cdk.Stack, kit: Kit) -> list[dict[str, Any]]:
+    """The ResourceProperties the function gets for each of the stack's custom resources."""
+    function_id, _, _ = provider_ids(stack)
+    names = {KG: "kg-config", JL: "jl-config", CE: "ce-config"}  # make_kit's configs' names
+    values = {
+        f"{function_id}.Arn": "arn:aws:lambda:us-east-1:111122223333:function:studio",
+        f"{logical_id(kit.version)}.Version": "1",
+        "Domain.DomainId": DEPLOYED_DOMAIN,
+        **{logical_id(config): names[app_type] for app_type, config in kit.configs.items()},
+    }
+    return [as_deployed(r["Properties"], values) for r in of_type(resources_of(stack), TYPE).values()]
 
 
 def test_contract_handler_calls_exactly_what_the_policy_allows(stack: cdk.Stack) -> None:
@@ -1046,38 +1368,64 @@ def test_contract_construct_and_handler_agree_on_where_custom_images_exist() -> 
     assert {(settings, app_type) for _, settings, app_type in L1_CASES} == {
         (settings, app_type) for settings, app_types in studio.APP_TYPES_IN.items() for app_type in app_types
     }
-    assert {k: tuple(a.value for a in v) for k, v in studio.APP_TYPES_IN.items()} == handler.APP_TYPES_IN
+    assert {k: tuple(a.value for a in v) for k, v in studio.APP_TYPES_IN.items()} == {
+        k: tuple(v) for k, v in handler.APP_TYPES_IN.items()
+    }
+    assert tuple(handler.APP_TYPES) == tuple(a.value for a in AppType)
     assert studio.RESOURCE_TYPE == TYPE
 
 
-CONTRACT_CASES = [
-    ({"domain": "d-0123abc"}, KG, 3, ("DefaultUserSettings", None, None)),
-    ({"domain": "d-0123abc", "default_space_settings": True}, JL, None, ("DefaultSpaceSettings", None, None)),
-    ({"domain": "d-0123abc", "user_profile": "alice"}, CE, 1, ("UserSettings", "alice", None)),
-    ({"domain": "d-0123abc", "space": "shared"}, KG, None, ("SpaceSettings", None, "shared")),
-]
+def test_contract_the_construct_renders_only_what_the_contract_names(stack: cdk.Stack) -> None:
+    properties, fields = contract_tables()
+    assert {"DomainId", "UserProfileName", "SpaceName", "CustomImages", "ServiceToken"} <= set(properties)
+    assert {"Settings", "AppType", "ImageName", "AppImageConfigName", "ImageVersionNumber"} <= set(fields)
+    every_kind(stack)
+    rendered = of_type(resources_of(stack), TYPE)
+    assert len(rendered) == len(EVERY_KIND_ENTRIES)
+    for resource in rendered.values():
+        props = resource["Properties"]
+        assert set(props) <= set(properties)
+        assert {name for name, required in properties.items() if required} <= set(props)
+        assert not {"UserProfileName", "SpaceName"} <= set(props)
+        settings = (
+            {"UserSettings"}
+            if "UserProfileName" in props
+            else {"SpaceSettings"}
+            if "SpaceName" in props
+            else {"DefaultUserSettings", "DefaultSpaceSettings"}
+        )
+        assert props["CustomImages"]  # 1-n
+        for listed in props["CustomImages"]:
+            assert set(listed) <= set(fields)
+            assert {name for name, required in fields.items() if required} <= set(listed)
+            assert listed["Settings"] in settings
+            assert AppType(listed["AppType"]) in studio.APP_TYPES_IN[listed["Settings"]]
 
 
-@pytest.mark.parametrize(("target", "app_type", "version", "parsed"), CONTRACT_CASES)
-def test_contract_handler_parses_what_the_construct_renders(
-    stack: cdk.Stack, target: dict[str, Any], app_type: AppType, version: int | None, parsed: tuple[Any, ...]
+def test_contract_handler_parses_what_the_construct_renders_as_cloudformation_sends_it(
+    stack: cdk.Stack,
 ) -> None:
     handler = load_handler()
-    image = Image.from_image_name(stack, "Image", "img")
-    config: IAppImageConfig = AppImageConfig.from_app_image_config_name(
-        stack, "Config", "my-config", app_type
-    )
-    attachment = StudioAttachment(
-        stack, "Attach", image=image, app_image_config=config, version=version, **target
-    )
-    properties = resources_of(stack)[cr_id(attachment)]["Properties"]
-    assert set(properties) <= handler.PROPERTIES | handler.CLOUDFORMATION_PROPERTIES
-    assert set(properties) - handler.CLOUDFORMATION_PROPERTIES <= handler.PROPERTIES
-    settings, profile, space = parsed
-    assert handler._parse(properties) == (
-        handler.Target("d-0123abc", settings, app_type.value, profile, space),
-        handler.Entry("img", "my-config", version),
-    )
+    kit = every_kind(stack)
+    parsed = {}
+    for props in deployed_properties(stack, kit):
+        assert props["ServiceTimeout"] == str(studio.SERVICE_TIMEOUT.to_seconds())  # a string, as sent
+        target, entries = handler._parse(props)
+        parsed[parsed_target(target)] = [parsed_entry(e) for e in entries]
+    assert parsed == EVERY_KIND_ENTRIES
+
+
+def test_contract_handler_refuses_a_property_or_field_the_contract_does_not_name(stack: cdk.Stack) -> None:
+    """So the parse above also says the construct renders nothing the handler would ignore."""
+    handler = load_handler()
+    kit = every_kind(stack)
+    props = deployed_properties(stack, kit)[0]
+    handler._parse(props)
+    with pytest.raises(ValueError, match="Extra"):
+        handler._parse({**props, "Extra": "x"})
+    listed = [{**props["CustomImages"][0], "Extra": "x"}, *props["CustomImages"][1:]]
+    with pytest.raises(ValueError, match="Extra"):
+        handler._parse({**props, "CustomImages": listed})
 
 
 # --- cdk-nag and cfn-lint -----------------------------------------------------------------------------
@@ -1102,9 +1450,9 @@ def test_every_kind_of_attachment_passes_aws_solutions_and_cfn_lint(tmp_path: Pa
     assert suppressed == [("AwsSolutions-IAM5[Resource::*]", "Stack/Image/EcrAuthorizationPolicy/Resource")]
     template = assembly.get_stack_by_name("Stack").template
     assert lint_errors(template) == []
-    # What was linted holds every kind: nine custom resources, and entries merged into each L1.
+    # What was linted holds every kind: one custom resource per existing target, entries in each L1.
     resources = template["Resources"]
-    assert len(of_type(resources, TYPE)) == 9
+    assert len(of_type(resources, TYPE)) == len(EVERY_KIND_ENTRIES)  # one per existing target
     merged = [
         ("Domain", "DefaultUserSettings", KG),
         ("Domain", "DefaultUserSettings", CE),
@@ -1168,7 +1516,7 @@ def test_attach_to_studio_is_the_construct_under_the_image(case: str) -> None:
 
 
 def test_one_image_twice_on_one_existing_target_is_refused(kit: Kit) -> None:
-    """Two custom resources would share one physical id: deleting either would detach the image."""
+    """Two attachments would share one entry of the resource: deleting either would detach the image."""
     StudioAttachment(kit.stack, "A", image=kit.image, app_image_config=kit.configs[KG], domain=DOMAIN)
     same = Image.from_image_name(kit.stack, "Same", "img")
     with pytest.raises(
@@ -1192,6 +1540,30 @@ def test_one_image_twice_on_one_existing_target_is_refused(kit: Kit) -> None:
     StudioAttachment(
         kit.stack, "E", image=kit.image, app_image_config=kit.configs[KG], domain=DOMAIN, user_profile="alice"
     )
+
+
+def test_one_image_on_one_target_from_two_stacks_is_refused(app: cdk.App) -> None:
+    """Each stack's resource would list the entry, and deleting either stack would detach it."""
+    for name in ("One", "Two"):
+        stack = cdk.Stack(app, name)
+        config = AppImageConfig.from_app_image_config_name(stack, "Config", "cfg", JL)
+        image = Image.from_image_name(stack, "Image", "img")
+        if name == "One":
+            StudioAttachment(
+                stack, "A", image=image, app_image_config=config, domain=DOMAIN, user_profile="al"
+            )
+            continue
+        StudioAttachment(
+            stack, "Other", image=image, app_image_config=config, domain=DOMAIN
+        )  # another target
+        with pytest.raises(
+            ValidationError,
+            match=r"^StudioAttachment 'Two/B': image 'img' is already listed for JupyterLab in this target "
+            r"by StudioAttachment 'One/A'",
+        ):
+            StudioAttachment(
+                stack, "B", image=image, app_image_config=config, domain=DOMAIN, user_profile="al"
+            )
 
 
 @pytest.mark.parametrize(("version", "ok"), [(2**31 - 1, True), (2**31, False)])

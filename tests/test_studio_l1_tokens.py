@@ -176,13 +176,6 @@ def test_the_l1_itself_refuses_a_bare_list_token(stack: cdk.Stack, kind: str) ->
         make_l1(stack, kind, _parameter_list(stack))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="studio._entry keeps a user's IResolvable entry as it is inside the property override, which "
-    "CDK does not map: it resolves to the L1's camelCase keys (imageName), where alone the L1 renders "
-    "ImageName; CloudFormation refuses the merged list",
-)
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_entry_that_is_a_token_keeps_its_cloudformation_keys_when_merged(
     stack: cdk.Stack, kind: str

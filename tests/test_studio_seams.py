@@ -1,0 +1,385 @@
+"""Studio attachments at the seams of a real app: the domain in a stack of its own, two stacks on one
+target, other environments, what users type, and what the library can know at synth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sm
+from aws_cdk.assertions import Annotations, Match, Template
+
+from constructs_lib import (
+    AppImageConfig,
+    BaseImage,
+    ContainerConfig,
+    Image,
+    KernelGatewayConfig,
+    KernelSpec,
+    StudioAttachment,
+    ValidationError,
+    studio,
+)
+
+BASE = BaseImage.from_uri("111122223333.dkr.ecr.us-east-1.amazonaws.com/base:1")
+DOMAIN = "d-0123abc"
+ACCOUNT, OTHER_ACCOUNT = "111122223333", "444455556666"
+
+
+def domain_of(stack: cdk.Stack) -> sm.CfnDomain:
+    role = iam.Role(stack, "Execution", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    return sm.CfnDomain(
+        stack,
+        "Domain",
+        auth_mode="IAM",
+        domain_name="team",
+        vpc_id="vpc-0123456789abcdef0",
+        subnet_ids=["subnet-0123456789abcdef0"],
+        default_user_settings=sm.CfnDomain.UserSettingsProperty(execution_role=role.role_arn),
+    )
+
+
+# --- across stacks: routine changes must deploy ----------------------------------------------------------
+
+# What changes between two deploys of an app whose domain is in a platform stack of its own.
+CHANGES = {
+    "move a pin": ({"pin": 1}, {"pin": 2}),
+    "remove an attachment": ({"pin": 1}, {"attach": False}),
+    "add a version": ({}, {"versions": 3}),
+    "attach a second image": ({}, {"second": True}),
+    "unpin": ({"pin": 2}, {}),
+}
+
+
+def platform_app(outdir: Path, *, platform_first: bool, pin: int | None = None, attach: bool = True,
+                 versions: int = 2, second: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The stacks' templates, exports and imports, and their deploy order, as the assembly has them."""
+    app = cdk.App(outdir=str(outdir))
+    made: dict[str, Any] = {}
+
+    def platform() -> None:
+        made["platform"] = cdk.Stack(app, "Platform")
+        made["domain"] = domain_of(made["platform"])
+
+    if platform_first:
+        platform()
+    images = cdk.Stack(app, "Images")
+    if not platform_first:
+        platform()
+    image = Image(images, "Image", image_name="team-image")
+    for n in range(1, versions + 1):
+        image.add_version(f"V{n}", base_image=BASE)
+    lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
+    if attach:
+        StudioAttachment(
+            images, "Attach", image=image, app_image_config=lab, version=pin, domain=made["domain"]
+        )
+    if second:
+        other = Image(images, "Other", image_name="other-image")
+        other.add_version("V1", base_image=BASE)
+        StudioAttachment(images, "AttachOther", image=other, app_image_config=lab, domain=made["domain"])
+    assembly = app.synth()
+    stacks = {s.stack_name: s for s in assembly.stacks}
+    order = [s.stack_name for s in _deploy_order(assembly.stacks)]
+    return {"templates": {name: s.template for name, s in stacks.items()}, "order": order}
+
+
+def _deploy_order(stacks: list[Any]) -> list[Any]:
+    """The assembly's order, each stack after those it depends on (as `cdk deploy --all` runs them)."""
+    done: list[Any] = []
+    pending = list(stacks)
+    ids = {s.id for s in stacks}
+    while pending:
+        ready = next(s for s in pending if {d.id for d in s.dependencies} & ids <= {x.id for x in done})
+        done.append(ready)
+        pending.remove(ready)
+    return done
+
+
+def exports(template: dict[str, Any]) -> set[str]:
+    return {
+        json.dumps(output["Export"]["Name"], sort_keys=True)
+        for output in template.get("Outputs", {}).values()
+        if "Export" in output
+    }
+
+
+def imports(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        if "Fn::ImportValue" in node:
+            return {json.dumps(node["Fn::ImportValue"], sort_keys=True)}
+        return set().union(*(imports(value) for value in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(imports(value) for value in node)) if node else set()
+    return set()
+
+
+def refused_exports(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What CloudFormation would refuse when deploying ``after`` over ``before``, stack by stack in the
+    assembly's order: an exporting stack deleting an export that a stack deployed after it (so still at
+    its "before" template) imports."""
+    refused = []
+    order = after["order"]
+    for position, exporter in enumerate(order):
+        gone = exports(before["templates"].get(exporter, {})) - exports(after["templates"][exporter])
+        for importer in order[position + 1 :]:
+            still_imported = imports(before["templates"].get(importer, {})) & gone
+            refused += [f"{exporter} deletes {name}, imported by {importer}" for name in still_imported]
+    return refused
+
+
+@pytest.mark.parametrize("platform_first", [True, False], ids=["platform declared first", "images first"])
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_routine_changes_deploy_with_the_domain_in_a_platform_stack(
+    tmp_path: Path, change: str, platform_first: bool
+) -> None:
+    old, new = CHANGES[change]
+    before = platform_app(tmp_path / "before", platform_first=platform_first, **old)
+    after = platform_app(tmp_path / "after", platform_first=platform_first, **new)
+    assert refused_exports(before, after) == []
+    # The platform stack deploys after the images it lists, by a dependency, not by a reference.
+    assert after["order"].index("Images") < after["order"].index("Platform")
+    domain = next(
+        r
+        for r in after["templates"]["Platform"]["Resources"].values()
+        if r["Type"] == "AWS::SageMaker::Domain"
+    )
+    listed = (
+        domain["Properties"]["DefaultUserSettings"].get("JupyterLabAppSettings", {}).get("CustomImages", [])
+    )
+    assert all(isinstance(entry["ImageName"], str) for entry in listed)  # literal names, no import
+    assert all(isinstance(entry["AppImageConfigName"], str) for entry in listed)
+
+
+def test_the_export_check_sees_an_export_that_a_routine_change_deletes(tmp_path: Path) -> None:
+    """The oracle above is real: a name read as an attribute across stacks is an export, and removing
+    the attachment deletes it while the platform stack still imports it."""
+
+    def build(outdir: Path, attach: bool) -> dict[str, Any]:
+        app = cdk.App(outdir=str(outdir))
+        images = cdk.Stack(app, "Images")
+        platform = cdk.Stack(app, "Platform")
+        lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
+        cdk.CfnOutput(platform, "Uses", value=lab.app_image_config_name) if attach else None
+        assembly = app.synth()
+        templates = {s.stack_name: s.template for s in assembly.stacks}
+        return {"templates": templates, "order": [s.stack_name for s in _deploy_order(assembly.stacks)]}
+
+    refused = refused_exports(build(tmp_path / "a", True), build(tmp_path / "b", False))
+    assert len(refused) == 1 and "imported by Platform" in refused[0]
+
+
+def test_a_pinned_version_of_another_stack_is_a_validation_error_naming_the_choices(app: cdk.App) -> None:
+    platform = cdk.Stack(app, "Platform")
+    domain = domain_of(platform)
+    images = cdk.Stack(app, "Images")
+    image = Image(images, "Image", image_name="team-image")
+    v1 = image.add_version("V1", base_image=BASE)
+    lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
+    with pytest.raises(ValidationError) as error:
+        StudioAttachment(images, "Attach", image=image, app_image_config=lab, version=v1, domain=domain)
+    message = str(error.value)
+    assert "'Images/Attach'" in message and "Images/Image/V1" in message
+    for choice in ("version=<n>", "leave version out", "in the version's stack"):
+        assert choice in message
+
+
+def test_a_pinned_version_in_the_targets_stack_is_referenced_as_before(app: cdk.App) -> None:
+    stack = cdk.Stack(app, "One")
+    domain = domain_of(stack)
+    image = Image(stack, "Image", image_name="team-image")
+    v1 = image.add_version("V1", base_image=BASE)
+    lab = AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig())
+    StudioAttachment(stack, "Attach", image=image, app_image_config=lab, version=v1, domain=domain)
+    entry = Template.from_stack(stack).find_resources("AWS::SageMaker::Domain")
+    (domain_resource,) = entry.values()
+    (listed,) = domain_resource["Properties"]["DefaultUserSettings"]["JupyterLabAppSettings"]["CustomImages"]
+    assert listed["ImageVersionNumber"] == {"Fn::GetAtt": [stack.get_logical_id(v1.resource), "Version"]}
+
+
+# --- the same entry from two stacks ----------------------------------------------------------------------
+
+
+def test_the_same_image_on_one_existing_target_from_two_stacks_is_refused(app: cdk.App) -> None:
+    first, second = cdk.Stack(app, "First"), cdk.Stack(app, "Second")
+    image_a = Image.from_image_name(first, "Image", "team-image")
+    image_b = Image.from_image_name(second, "Image", "team-image")
+    lab_a = AppImageConfig.from_app_image_config_name(first, "Lab", "lab", "JupyterLab")
+    lab_b = AppImageConfig.from_app_image_config_name(second, "Lab", "lab", "JupyterLab")
+    StudioAttachment(first, "Attach", image=image_a, app_image_config=lab_a, domain=DOMAIN)
+    with pytest.raises(ValidationError) as error:
+        StudioAttachment(second, "Attach", image=image_b, app_image_config=lab_b, domain=DOMAIN)
+    assert "'Second/Attach'" in str(error.value) and "'First/Attach'" in str(error.value)
+    assert "'team-image'" in str(error.value)
+    # Another target, or another app type, is another entry.
+    StudioAttachment(
+        second, "Alice", image=image_b, app_image_config=lab_b, domain=DOMAIN, user_profile="alice"
+    )
+
+
+# --- environments -------------------------------------------------------------------------------------
+
+
+def env_stack(app: cdk.App, id: str, account: str | None, region: str | None) -> cdk.Stack:
+    return cdk.Stack(app, id, env=cdk.Environment(account=account, region=region))
+
+
+@pytest.mark.parametrize("what", ["image", "app_image_config", "version"])
+def test_an_image_config_or_version_of_another_account_is_a_validation_error(app: cdk.App, what: str) -> None:
+    home = env_stack(app, "Home", ACCOUNT, "us-east-1")
+    away = env_stack(app, "Away", OTHER_ACCOUNT, "us-east-1")
+    image = Image(away if what in ("image", "version") else home, "Image", image_name="team-image")
+    version = image.add_version("V1", base_image=BASE)
+    lab = AppImageConfig(away if what == "app_image_config" else home, "Lab", jupyter_lab=ContainerConfig())
+    with pytest.raises(ValidationError) as error:
+        StudioAttachment(
+            home, "Attach", image=image, app_image_config=lab, version=7 if what != "version" else version,
+            domain=DOMAIN,
+        )  # fmt: skip
+    message = str(error.value)
+    assert f"'{OTHER_ACCOUNT}'" in message and f"'{ACCOUNT}'" in message and "'Home'" in message
+
+
+def test_an_image_imported_from_another_regions_arn_is_a_validation_error(app: cdk.App) -> None:
+    home = env_stack(app, "Home", ACCOUNT, "us-east-1")
+    image = Image.from_image_arn(home, "Image", f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:image/team-image")
+    lab = AppImageConfig(home, "Lab", jupyter_lab=ContainerConfig())
+    with pytest.raises(ValidationError, match=r"'eu-west-1'.*'us-east-1'"):
+        StudioAttachment(home, "Attach", image=image, app_image_config=lab, domain=DOMAIN)
+
+
+def test_unresolved_environments_pass(app: cdk.App) -> None:
+    agnostic = cdk.Stack(app, "Agnostic")
+    away = env_stack(app, "Away", OTHER_ACCOUNT, "us-east-1")
+    image = Image(away, "Image", image_name="team-image")
+    image.add_version("V1", base_image=BASE)
+    lab = AppImageConfig(agnostic, "Lab", jupyter_lab=ContainerConfig())
+    StudioAttachment(agnostic, "Attach", image=image, app_image_config=lab, domain=DOMAIN)
+
+
+# --- what users type -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kit(app: cdk.App) -> dict[str, Any]:
+    stack = cdk.Stack(app, "Stack")
+    image = Image(stack, "Image", image_name="team-image")
+    return {
+        "stack": stack,
+        "image": image,
+        "version": image.add_version("V1", base_image=BASE),
+        "lab": AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig()),
+    }
+
+
+@pytest.mark.parametrize("keyword", ["image", "app_image_config", "domain"])
+def test_a_required_keyword_given_none_is_a_validation_error(
+    app: cdk.App, kit: dict[str, Any], keyword: str
+) -> None:
+    given: dict[str, Any] = {"image": kit["image"], "app_image_config": kit["lab"], "domain": DOMAIN}
+    # As `domain=app.node.try_get_context("studio_domain_id")` gives it when no -c is passed.
+    given[keyword] = app.node.try_get_context("not-given")
+    with pytest.raises(ValidationError, match=rf"'Stack/Attach'.*{keyword} is required, got None"):
+        StudioAttachment(kit["stack"], "Attach", **given)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "expected"),
+    [
+        ("version", "2", "an ImageVersion of the image, a version number"),
+        ("app_image_config", "my-config", "an IAppImageConfig"),
+        ("image", "team-image", "an IImage"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_validation_error(
+    kit: dict[str, Any], keyword: str, value: str, expected: str
+) -> None:
+    given: dict[str, Any] = {"image": kit["image"], "app_image_config": kit["lab"], "domain": DOMAIN}
+    given[keyword] = value
+    with pytest.raises(ValidationError) as error:
+        StudioAttachment(kit["stack"], "Attach", **given)
+    message = str(error.value)
+    assert f"invalid {keyword} {value!r}" in message and expected in message and "got str" in message
+
+
+# --- what the library knows at synth -------------------------------------------------------------------
+
+
+def depends_on(stack: cdk.Stack, resource_type: str) -> list[str]:
+    (resource,) = Template.from_stack(stack).find_resources(resource_type).values()
+    return list(resource.get("DependsOn", []))
+
+
+def test_an_unpinned_attachment_waits_for_the_images_last_version(kit: dict[str, Any]) -> None:
+    stack = kit["stack"]
+    v2 = kit["image"].add_version("V2", base_image=BASE)
+    StudioAttachment(stack, "Attach", image=kit["image"], app_image_config=kit["lab"], domain=DOMAIN)
+    assert stack.get_logical_id(v2.resource) in depends_on(stack, studio.RESOURCE_TYPE)
+
+
+def test_a_version_declared_after_the_attachment_is_waited_for_too(app: cdk.App) -> None:
+    stack = cdk.Stack(app, "Stack")
+    image = Image(stack, "Image", image_name="team-image")
+    lab = AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig())
+    StudioAttachment(stack, "Attach", image=image, app_image_config=lab, version=3, domain=DOMAIN)
+    later = image.add_version("V1", base_image=BASE)
+    assert stack.get_logical_id(later.resource) in depends_on(stack, studio.RESOURCE_TYPE)
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp(studio.NO_VERSION_WARNING))
+
+
+def test_an_image_without_versions_is_a_warning_with_an_id(app: cdk.App) -> None:
+    stack = cdk.Stack(app, "Stack")
+    image = Image(stack, "Image", image_name="team-image")
+    imported = Image.from_image_name(stack, "Imported", "has-versions")
+    lab = AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig())
+    StudioAttachment(stack, "Attach", image=image, app_image_config=lab, domain=DOMAIN)
+    StudioAttachment(stack, "AttachImported", image=imported, app_image_config=lab, domain=DOMAIN)
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("has no version"))
+    assert [w.id for w in warnings] == ["/Stack/Attach"]
+    assert studio.NO_VERSION_WARNING in warnings[0].entry.data
+
+
+def test_a_kernel_gateway_attachment_warns_of_studio_classic(kit: dict[str, Any]) -> None:
+    stack = kit["stack"]
+    kernel = AppImageConfig(
+        stack, "Kernel", kernel_gateway=KernelGatewayConfig(kernel_specs=[KernelSpec(name="python3")])
+    )
+    StudioAttachment(stack, "Modern", image=kit["image"], app_image_config=kit["lab"], domain=DOMAIN)
+    StudioAttachment(stack, "Classic", image=kit["image"], app_image_config=kernel, domain=DOMAIN)
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("Studio Classic"))
+    assert [w.id for w in warnings] == ["/Stack/Classic"]
+    assert studio.STUDIO_CLASSIC_WARNING in warnings[0].entry.data
+    assert "JupyterLab" in warnings[0].entry.data
+
+
+@pytest.mark.parametrize("where", ["existing target, two stacks", "an L1 of the app"])
+def test_more_than_200_entries_on_one_target_and_app_type_is_refused(app: cdk.App, where: str) -> None:
+    stacks = [cdk.Stack(app, "First"), cdk.Stack(app, "Second")]
+    domain: Any = DOMAIN if where.startswith("existing") else domain_of(stacks[0])
+    labs = [AppImageConfig.from_app_image_config_name(s, "Lab", "lab", "JupyterLab") for s in stacks]
+
+    def attach(n: int) -> None:
+        s = stacks[n % 2] if isinstance(domain, str) else stacks[0]
+        image = Image.from_image_name(s, f"Image{n}", f"image-{n}")
+        StudioAttachment(s, f"Attach{n}", image=image, app_image_config=labs[stacks.index(s)], domain=domain)
+
+    for n in range(studio.MAX_CUSTOM_IMAGES):
+        attach(n)
+    with pytest.raises(ValidationError, match=r"more than 200 custom images"):
+        attach(studio.MAX_CUSTOM_IMAGES)
+
+
+def test_attachments_hold_no_module_state(app: cdk.App) -> None:
+    """Per-target state is on the tree: the stack holds the target's construct under an id from it."""
+    stack = cdk.Stack(app, "Stack")
+    image = Image.from_image_name(stack, "Image", "team-image")
+    lab = AppImageConfig.from_app_image_config_name(stack, "Lab", "lab", "JupyterLab")
+    attachment = StudioAttachment(
+        stack, "Attach", image=image, app_image_config=lab, domain=DOMAIN, user_profile="al"
+    )
+    target = stack.node.find_child(f"StudioCustomImages-{DOMAIN}-user-profile-al")
+    assert attachment.resource is not None and attachment.resource.node.scope is target
