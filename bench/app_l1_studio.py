@@ -2,10 +2,10 @@
 """Benchmark app "studio", floor side: ``app_library_studio.py``'s template hand-written with L1 classes.
 
 On top of ``app_l1.py``'s images: per image a ``CfnAppImageConfig``; one Studio function per stack
-(log group, role, policy, function, the library's staged code); one ``CustomResource`` per attachment
-to an existing target, chained per target with DependsOn; and the app's own ``CfnDomain`` and
-``CfnUserProfile`` written with every ``CustomImages`` entry in their properties, as someone without
-the library would list them.
+(log group, role, policy, function, the library's staged code); one ``CustomResource`` per existing
+target holding every entry listed there, in order (no chain: one read-modify-write per target); and
+the app's own ``CfnDomain`` and ``CfnUserProfile`` written with every ``CustomImages`` entry in their
+properties, as someone without the library would list them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from workload import (
     studio,
 )
 
-RESOURCE_TYPE = "Custom::SageMakerStudioCustomImage"
+RESOURCE_TYPE = "Custom::SageMakerStudioCustomImages"
+# The handler's budget (600 s) and safety margin (30 s): the function outlives both.
+FUNCTION_TIMEOUT = 630
 DESCRIPTION = f"{RESOURCE_TYPE}: lists custom images in Studio domains, user profiles and spaces"
 ACTIONS = [
     "sagemaker:DescribeDomain",
@@ -96,8 +98,11 @@ def build(app: cdk.App) -> cdk.Stack:
     profile_images: dict[str, list[Any]] = {"KernelGateway": [], "JupyterLab": [dict(TEAM_PROFILE_OWN_IMAGE)]}
     domain_waits: list[cdk.CfnResource] = []
     profile_waits: list[cdk.CfnResource] = []
-    # (construct id, properties without DomainId for the app's domain, what it waits for), in order.
-    existing: list[tuple[str, dict[str, Any], bool, list[cdk.CfnResource]]] = []
+    # The entries on existing targets, by target (on the app's domain?, profile, space), in order, and
+    # what each target's resource waits for.
+    existing: dict[
+        tuple[bool, str | None, str | None], tuple[list[dict[str, Any]], list[cdk.CfnResource]]
+    ] = {}
     for spec in specs:
         image, versions = added[spec.image_id]
         config = app_image_config(stack, spec.config)
@@ -105,11 +110,11 @@ def build(app: cdk.App) -> cdk.Stack:
         assert image_name is not None
         for attachment in spec.attachments:
             entry: dict[str, Any] = {"ImageName": image_name, "AppImageConfigName": config.ref}
-            waits: list[cdk.CfnResource] = [image]
+            # The version it lists: the pinned one, else the image's last (and its aliases resource).
+            version, aliases = versions[-1]
+            waits: list[cdk.CfnResource] = [image, version, aliases]
             if attachment.version == "latest":
-                version, aliases = versions[-1]
                 entry["ImageVersionNumber"] = version.attr_version
-                waits += [version, aliases]
             elif attachment.version is not None:
                 entry["ImageVersionNumber"] = attachment.version
             if attachment.target == "team-profile":
@@ -119,18 +124,18 @@ def build(app: cdk.App) -> cdk.Stack:
                 domain_images[spec.config.app_type].append(entry)
                 domain_waits += waits
             else:
-                properties = {"AppType": spec.config.app_type, **entry}
-                on_team = attachment.target == "team"
                 if attachment.user_profile is not None:
-                    properties["UserProfileName"] = attachment.user_profile
+                    settings = "UserSettings"
                 elif attachment.space is not None:
-                    properties["SpaceName"] = attachment.space
+                    settings = "SpaceSettings"
+                elif attachment.default_space_settings:
+                    settings = "DefaultSpaceSettings"
                 else:
-                    settings = (
-                        "DefaultSpaceSettings" if attachment.default_space_settings else "DefaultUserSettings"
-                    )
-                    properties["Settings"] = settings
-                existing.append((f"{spec.image_id}{attachment.id}", properties, on_team, waits))
+                    settings = "DefaultUserSettings"
+                target = (attachment.target == "team", attachment.user_profile, attachment.space)
+                entries, target_waits = existing.setdefault(target, ([], []))
+                entries.append({"Settings": settings, "AppType": spec.config.app_type, **entry})
+                target_waits += [config, *(w for w in waits if w not in target_waits)]
 
     domain = sagemaker.CfnDomain(
         stack,
@@ -168,48 +173,46 @@ def build(app: cdk.App) -> cdk.Stack:
 
     # The Studio function may describe and update exactly the targets of the custom resources.
     team_domain_id = domain.attr_domain_id
-    targets: dict[tuple[bool, str], None] = {}
-    for _, properties, on_team, _ in existing:
-        if "UserProfileName" in properties:
-            targets[on_team, f"user-profile/{{domain}}/{properties['UserProfileName']}"] = None
-        elif "SpaceName" in properties:
-            targets[on_team, f"space/{{domain}}/{properties['SpaceName']}"] = None
+    arns = []
+    for on_team, user_profile, space in existing:
+        domain_id = team_domain_id if on_team else EXISTING_DOMAIN_ID
+        if user_profile is not None:
+            resource = f"user-profile/{domain_id}/{user_profile}"
+        elif space is not None:
+            resource = f"space/{domain_id}/{space}"
         else:
-            targets[on_team, "domain/{domain}"] = None
-    arns = [
-        _arn("sagemaker", ACCOUNT, resource.format(domain=team_domain_id if on_team else EXISTING_DOMAIN_ID))
-        for on_team, resource in targets
-    ]
+            resource = f"domain/{domain_id}"
+        arns.append(_arn("sagemaker", ACCOUNT, resource))
     function, function_policy = add_function(
         stack,
         "Studio",
         handler="studio_custom_images",
         description=DESCRIPTION,
-        timeout=600,
+        timeout=FUNCTION_TIMEOUT,
         actions=ACTIONS,
         arns=arns,
     )
 
-    # One read-modify-write at a time per target: each waits for the previous one on its target
-    # (a domain's user and space settings are one target).
-    last: dict[tuple[bool, str | None, str | None], cdk.CfnResource] = {}
-    for construct_id, properties, on_team, waits in existing:
-        domain_id = team_domain_id if on_team else EXISTING_DOMAIN_ID
+    # One resource per existing target, holding its entries in order: one read-modify-write each.
+    for (on_team, user_profile, space), (entries, waits) in existing.items():
+        properties: dict[str, Any] = {"DomainId": team_domain_id if on_team else EXISTING_DOMAIN_ID}
+        if user_profile is not None:
+            properties["UserProfileName"] = user_profile
+        elif space is not None:
+            properties["SpaceName"] = space
+        properties["CustomImages"] = entries
+        name = "Team" if on_team else "Existing"
         resource = cdk.CustomResource(
             stack,
-            construct_id,
+            f"StudioCustomImages{name}{user_profile or space or 'Domain'}",
             service_token=function.attr_arn,
             resource_type=RESOURCE_TYPE,
             service_timeout=cdk.Duration.minutes(15),
-            properties={"DomainId": domain_id, **properties},
+            properties=properties,
         )
         custom = resource.node.default_child
         assert isinstance(custom, cdk.CfnResource)
         custom.node.add_dependency(function_policy, *waits)
-        target = (on_team, properties.get("UserProfileName"), properties.get("SpaceName"))
-        if target in last:
-            custom.node.add_dependency(last[target])
-        last[target] = custom
     return stack
 
 

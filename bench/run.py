@@ -57,6 +57,9 @@ WORKLOADS = {
 APPS = ("library", "L1")
 
 MAX_RATIO = 1.05
+# The commit before one custom resource per target: one per attachment, chained per target with DependsOn.
+BEFORE_COMMIT = "6934a20"
+DEPLOY_PHASES = ("create", "update", "delete")
 FUNCTIONS_PER_KIND = 1
 MAX_ASSET_KIB = 100.0
 MAX_IMPORT_MS = 200.0
@@ -330,8 +333,88 @@ def measure(
     return Measured(checks, times, assets)
 
 
-def print_table(title: str, checks: list[Check]) -> None:
-    header = ("figure", "library", "L1", "target", "result")
+def deploy_figures(work: Path, log: Callable[[str], None]) -> list[Check]:
+    """The studio workload deployed through the simulator (``bench/deploy_bench.py``): Lambda
+    invocations and SageMaker Update* calls per target, for a create, an update and a delete, with this
+    checkout's library and handler ("after") and with those of BEFORE_COMMIT ("before").
+
+    Each runs in its own process, with that checkout's files first on the path.
+    """
+    before = work / "before"
+    before.mkdir(parents=True)
+    (work / "tmp").mkdir()
+    archive = subprocess.run(
+        ["git", "archive", BEFORE_COMMIT, "constructs_lib", "lambda", "bench"], cwd=ROOT, capture_output=True
+    )
+    if archive.returncode != 0:
+        log(f"  no deploy figures: git archive {BEFORE_COMMIT} failed: {archive.stderr.decode().strip()}")
+        return []
+    subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+    reports: dict[str, dict[str, Any]] = {}
+    for label, checkout in (("before", before), ("after", ROOT)):
+        source = f"commit {BEFORE_COMMIT}" if label == "before" else "this checkout"
+        log(f"Deploying the studio workload through the simulator, {label} ({source})...")
+        env = child_env(work / "deploy-out", work / "tmp")
+        env["PYTHONPATH"] = str(checkout)
+        result = subprocess.run(
+            [sys.executable, str(BENCH / "deploy_bench.py"), str(checkout)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=SYNTH_TIMEOUT_SECONDS,
+        )
+        if result.returncode != 0:
+            sys.exit(f"deploy_bench.py {label} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        reports[label] = json.loads(result.stdout)
+
+    def calls(phase: dict[str, Any]) -> str:
+        per_target = list(phase["updates"].values())
+        if not per_target:
+            return "0"
+        spread = (
+            f"{min(per_target)}"
+            if min(per_target) == max(per_target)
+            else f"{min(per_target)}-{max(per_target)}"
+        )
+        return f"{spread} ({sum(per_target)} on {len(per_target)} targets)"
+
+    after, old = reports["after"], reports["before"]
+    checks = [
+        Check(
+            "Studio custom resources (create / after update)",
+            " / ".join(map(str, after["resources"])),
+            " / ".join(map(str, old["resources"])),
+            "",
+            None,
+        )
+    ]
+    for name in DEPLOY_PHASES:
+        new_phase, old_phase = after["phases"][name], old["phases"][name]
+        checks.append(
+            Check(
+                f"{name}: Lambda invocations",
+                str(new_phase["invocations"]),
+                str(old_phase["invocations"]),
+                "",
+                None,
+            )
+        )
+        checks.append(
+            Check(
+                f"{name}: Update* calls per target",
+                calls(new_phase),
+                calls(old_phase),
+                "1 per target",
+                bool(new_phase["updates"]) and set(new_phase["updates"].values()) == {1},
+            )
+        )
+    return checks
+
+
+def print_table(
+    title: str, checks: list[Check], header: tuple[str, ...] = ("figure", "library", "L1", "target", "result")
+) -> None:
     rows = [header] + [
         (c.name, c.library, c.l1, c.target, "" if c.ok is None else "PASS" if c.ok else "FAIL")
         for c in checks
@@ -360,6 +443,7 @@ def main() -> int:
 
     results: dict[str, Measured] = {}
     handler_checks: list[Check] = []
+    deploy_checks: list[Check] = []
     imports: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="sagemaker-image-bench-") as tmp:
         load_before = os.getloadavg()[0]
@@ -367,6 +451,8 @@ def main() -> int:
             work = Path(tmp) / workload.name
             (work / "tmp").mkdir(parents=True)
             results[workload.name] = measure(workload, options.rounds, work, log, not options.no_check)
+        if "studio" in results:
+            deploy_checks = deploy_figures(Path(tmp) / "deploy", log)
         load_after = os.getloadavg()[0]
         assets: dict[str, Path] = {}
         for measured in results.values():
@@ -390,6 +476,12 @@ def main() -> int:
     for name, measured in results.items():
         print_table(f"Workload {name}:", measured.checks)
     print_table("Functions:", handler_checks)
+    if deploy_checks:
+        print_table(
+            "Deploy, studio workload (simulated; the update moves one pin and removes one attachment):",
+            deploy_checks,
+            ("figure", "now", BEFORE_COMMIT, "target", "result"),
+        )
     print()
     for name, measured in results.items():
         print(
@@ -406,7 +498,7 @@ def main() -> int:
         )
         + f". Load average {load_before:.2f} before, {load_after:.2f} after ({os.cpu_count()} CPUs)."
     )
-    checks = [c for measured in results.values() for c in measured.checks] + handler_checks
+    checks = [c for measured in results.values() for c in measured.checks] + handler_checks + deploy_checks
     missed = [c.name for c in checks if c.ok is False]
     if missed and not options.no_check:
         print(f"Targets missed: {', '.join(missed)}", file=sys.stderr)

@@ -235,10 +235,11 @@ class StudioSpec:
 def studio() -> list[StudioSpec]:
     """Per image: a config (KernelGateway for images 1, 3, 5, JupyterLab for 2, 4) and its attachments.
 
-    Five or six per image, 28 in all: 18 custom resources (the existing domain's default user settings, one
-    of two existing profiles, the existing space (KernelGateway) or the domain's default space
-    settings (JupyterLab), and for images 1, 3, 5 a profile of the app's own domain) and 10 merges
-    (the app's CfnDomain and CfnUserProfile). The chains per target follow from the order.
+    Five or six per image, 28 in all: 18 entries on existing targets (the existing domain's default user
+    settings, one of two existing profiles, the existing space (KernelGateway) or the domain's default
+    space settings (JupyterLab), and for images 1, 3, 5 a profile of the app's own domain), held by one
+    custom resource per target (5), in this order; and 10 merges (the app's CfnDomain and
+    CfnUserProfile).
     """
     specs = []
     for n, image in enumerate(images()):

@@ -1,0 +1,671 @@
+"""A deploy of a synthesized stack's Studio custom resources, as CloudFormation would run it.
+
+No AWS and no CDK here: the input is template JSON (from any checkout of the library), the function is
+the real handler loaded by path (``lambda/<folder>/index.py``, with ``lambda/shared`` on ``sys.path`` as
+in Lambda), and SageMaker is :class:`FakeSageMaker`: a real botocore client whose calls are answered,
+before any HTTP, from the state of the domains, user profiles and spaces it keeps. botocore validates
+every request against its SageMaker model (as it would for AWS), and the fake checks every answer it
+gives against the same model.
+
+:class:`Deployer` plays CloudFormation for the Studio resources of a template:
+
+- properties are resolved as CloudFormation would (``Ref``/``Fn::GetAtt`` of the template's resources to
+  plausible physical values, ``Fn::Join`` and friends), and every scalar is passed as a string;
+- **create** sends Create for each resource in dependency order; **update** (to a second template)
+  sends Update, with ``OldResourceProperties``, only for the resources whose properties changed, Create
+  for new logical ids, then, in the clean-up phase, Delete for removed ones and for the old physical id
+  of a replaced one; **delete** sends Delete for each, in reverse dependency order;
+- each invocation gets a Lambda context, and crhelper's answer is captured instead of PUT.
+
+Used by ``tests/test_studio_deploy.py`` and, through ``bench/deploy_bench.py``, by ``make bench`` (which
+runs it against another checkout's handler in a subprocess).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import importlib.util
+import itertools
+import json
+import logging
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+import botocore.session
+from botocore.awsrequest import AWSResponse
+from botocore.validate import ParamValidator
+
+STUDIO_TYPE_PREFIX = "Custom::SageMakerStudioCustomImage"  # ...Image (one per attachment), ...Images
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "deploy-sim"
+STACK_ID = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/6c0a4e70-1f2b-11ef-9d3e-0a1b2c3d4e5f"
+)
+FUNCTION_TIMEOUT_MS = 630_000
+LOGGERS = ("", "boto", "boto3", "botocore", "urllib3")  # the levels crhelper's log_helper.setup changes
+
+# kind -> the API's noun, the settings objects it holds, the id parameters beyond DomainId, its ARN
+KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
+    "domain": ("Domain", ("DefaultUserSettings", "DefaultSpaceSettings"), (), "domain/{DomainId}"),
+    "user-profile": (
+        "UserProfile",
+        ("UserSettings",),
+        ("UserProfileName",),
+        "user-profile/{DomainId}/{UserProfileName}",
+    ),
+    "space": ("Space", ("SpaceSettings",), ("SpaceName",), "space/{DomainId}/{SpaceName}"),
+}
+_VERB_NOUN = re.compile(r"(Describe|Update)(Domain|UserProfile|Space)")
+
+
+def target_key(domain_id: str, kind: str = "domain", name: str | None = None) -> str:
+    """How the fake names a target: ``domain/d-x``, ``user-profile/d-x/alice``, ``space/d-x/s``."""
+    return f"{kind}/{domain_id}" if name is None else f"{kind}/{domain_id}/{name}"
+
+
+class SageMakerError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Catalog:
+    """What exists in the account besides the targets: images (their version numbers) and configs."""
+
+    images: dict[str, set[int]] = field(default_factory=dict)
+    configs: dict[str, str] = field(default_factory=dict)  # AppImageConfigName -> app type
+
+    def check(self, app_type: str, entry: dict[str, Any]) -> None:
+        image, config = entry["ImageName"], entry["AppImageConfigName"]
+        if image not in self.images:
+            raise SageMakerError("ResourceNotFound", f"Image {image} does not exist")
+        version = entry.get("ImageVersionNumber")
+        if version is not None and version not in self.images[image]:
+            raise SageMakerError("ResourceNotFound", f"Image version {version} of {image} does not exist")
+        if self.configs.get(config) != app_type:
+            raise SageMakerError(
+                "ValidationException", f"AppImageConfig {config} is not a {app_type} config (or missing)"
+            )
+
+
+class FakeSageMaker:
+    """Stateful SageMaker for Describe*/Update* of domains, user profiles and spaces.
+
+    ``client`` is a real botocore SageMaker client: it validates each call's parameters against the
+    service model and raises the modeled exceptions; the answers come from ``targets`` before any HTTP.
+    An Update puts the target in ``Updating`` (a concurrent Update is ``ResourceInUse``) and replaces,
+    in each settings object it carries, the members it carries; the target answers ``Updating`` to
+    ``settle_after`` describes, then ``InService``.
+    """
+
+    def __init__(self, catalog: Catalog | None = None, settle_after: int = 1) -> None:
+        self.catalog = catalog
+        self.settle_after = settle_after
+        self.targets: dict[str, dict[str, Any]] = {}
+        self._pending: Counter[str] = Counter()
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # (operation, params), every call
+        self.updates: Counter[str] = Counter()  # target key -> Update* calls
+        session = botocore.session.get_session()
+        self.model = session.get_service_model("sagemaker")
+        self.client = session.create_client(
+            "sagemaker",
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        self._params: dict[str, Any] = {}
+        events = self.client.meta.events
+        events.register("before-parameter-build.sagemaker", self._validate, unique_id="deploy-sim-validate")
+        events.register("before-call.sagemaker", self._answer, unique_id="deploy-sim-answer")
+
+    def add(self, domain_id: str, kind: str = "domain", name: str | None = None, **settings: Any) -> str:
+        """An existing target with these settings objects (``DefaultUserSettings={...}``...), InService."""
+        allowed = KINDS[kind][1]
+        assert set(settings) <= set(allowed), f"a {kind} has no {set(settings) - set(allowed)}"
+        key = target_key(domain_id, kind, name)
+        self.targets[key] = {"Status": "InService", **copy.deepcopy(settings)}
+        return key
+
+    def settings(self, key: str) -> dict[str, Any]:
+        """A target's settings objects as they are now (a copy)."""
+        return {k: v for k, v in copy.deepcopy(self.targets[key]).items() if k != "Status"}
+
+    # --- botocore hooks ------------------------------------------------------------------------------
+
+    def _validate(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        """Every request, checked against botocore's model of its operation (the client checks too)."""
+        report = ParamValidator().validate(params, model.input_shape)
+        if report.has_errors():
+            raise AssertionError(f"{model.name}: invalid request: {report.generate_report()}")
+        self._params = copy.deepcopy(params)
+
+    def _answer(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        params, self._params = self._params, {}
+        self.calls.append((model.name, params))
+        match = _VERB_NOUN.fullmatch(model.name)
+        if not match:
+            raise AssertionError(f"the fake answers no {model.name}")
+        try:
+            body = (
+                self._describe(match[2], params) if match[1] == "Describe" else self._update(match[2], params)
+            )
+        except SageMakerError as error:
+            parsed = {
+                "Error": {"Code": error.code, "Message": str(error)},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+            return AWSResponse("https://sagemaker.fake", 400, {}, None), parsed
+        report = ParamValidator().validate(body, model.output_shape)
+        if report.has_errors():
+            raise AssertionError(
+                f"{model.name}: the fake's own answer is invalid: {report.generate_report()}"
+            )
+        return AWSResponse("https://sagemaker.fake", 200, {}, None), {
+            **body,
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
+
+    def _key(self, noun: str, params: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+        kind = next(kind for kind, spec in KINDS.items() if spec[0] == noun)
+        ids = {"DomainId": params["DomainId"], **{p: params[p] for p in KINDS[kind][2]}}
+        names = [params[p] for p in KINDS[kind][2]]
+        key = target_key(params["DomainId"], kind, names[0] if names else None)
+        if key not in self.targets:
+            raise SageMakerError("ResourceNotFound", f"{key} does not exist")
+        return key, kind, ids
+
+    def _describe(self, noun: str, params: dict[str, Any]) -> dict[str, Any]:
+        key, kind, ids = self._key(noun, params)
+        state = self.targets[key]
+        if state["Status"] == "Updating":
+            if self._pending[key] > 0:
+                self._pending[key] -= 1
+            else:
+                state["Status"] = "InService"
+        arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:" + KINDS[kind][3].format(**ids)
+        return {**ids, f"{noun}Arn": arn, **copy.deepcopy(state)}
+
+    def _update(self, noun: str, params: dict[str, Any]) -> dict[str, Any]:
+        key, kind, ids = self._key(noun, params)
+        state = self.targets[key]
+        if state["Status"] in ("Pending", "Updating", "Deleting"):
+            raise SageMakerError("ResourceInUse", f"{key} is {state['Status']}")
+        written = {k: v for k, v in params.items() if k not in ids}
+        assert set(written) <= set(KINDS[kind][1]), f"{noun} update with {sorted(written)}"
+        for settings, members in written.items():
+            for app_settings, value in members.items():
+                images = value.get("CustomImages", []) if isinstance(value, dict) else []
+                names = [image["ImageName"] for image in images]
+                if len(names) != len(set(names)):
+                    raise SageMakerError("ValidationException", f"{settings}.{app_settings}: duplicate image")
+                if self.catalog is not None:
+                    for image in images:
+                        self.catalog.check(app_settings.removesuffix("AppSettings"), image)
+        for settings, members in written.items():
+            state.setdefault(settings, {}).update(copy.deepcopy(members))
+        state["Status"] = "Updating"
+        self._pending[key] = self.settle_after
+        self.updates[key] += 1
+        return {f"{noun}Arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:" + KINDS[kind][3].format(**ids)}
+
+
+# --- CloudFormation's side ------------------------------------------------------------------------------
+
+
+def _short(logical_id: str) -> str:
+    return hashlib.sha256(logical_id.encode()).hexdigest()[:10]
+
+
+class Resolver:
+    """Resolves a template's intrinsics to the physical values CloudFormation would give them."""
+
+    PSEUDO: ClassVar[dict[str, str | None]] = {
+        "AWS::AccountId": ACCOUNT,
+        "AWS::Region": REGION,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackName": STACK_NAME,
+        "AWS::StackId": STACK_ID,
+        "AWS::NoValue": None,
+    }
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+        # An image's versions are numbered 1, 2, ... in the order they are created.
+        self.version_numbers: dict[str, int] = {}
+        seen: Counter[str] = Counter()
+        for rid in dependency_order(template):
+            if self.resources[rid]["Type"] == "AWS::SageMaker::ImageVersion":
+                image = str(self.resolve(self.resources[rid]["Properties"]["ImageName"]))
+                image = image.rsplit("/", 1)[-1]  # a name or an image ARN
+                seen[image] += 1
+                self.version_numbers[rid] = seen[image]
+
+    def ref(self, rid: str) -> Any:
+        if rid in self.PSEUDO:
+            return self.PSEUDO[rid]
+        if rid in self.parameters:
+            return self.parameters[rid]
+        resource = self.resources[rid]
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::SageMaker::AppImageConfig":
+            return self.resolve(props["AppImageConfigName"])
+        if kind == "AWS::SageMaker::Image":
+            return self.get_att(rid, "ImageArn")
+        if kind == "AWS::SageMaker::ImageVersion":
+            return self.get_att(rid, "ImageVersionArn")
+        return f"{STACK_NAME}-{rid}-{_short(rid)}"
+
+    def get_att(self, rid: str, attribute: str) -> Any:
+        resource = self.resources[rid]
+        kind, props = resource["Type"], resource.get("Properties", {})
+        arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+        if kind == "AWS::SageMaker::ImageVersion" and attribute == "Version":
+            return self.version_numbers[rid]
+        if kind == "AWS::SageMaker::ImageVersion" and attribute == "ImageVersionArn":
+            image = str(self.resolve(props["ImageName"])).rsplit("/", 1)[-1]
+            return f"{arn}:image-version/{image}/{self.version_numbers[rid]}"
+        if kind == "AWS::SageMaker::Image" and attribute == "ImageArn":
+            return f"{arn}:image/{self.resolve(props['ImageName'])}"
+        if kind == "AWS::SageMaker::Image" and attribute == "ImageName":
+            return self.resolve(props["ImageName"])
+        if kind == "AWS::SageMaker::AppImageConfig" and attribute == "AppImageConfigArn":
+            return f"{arn}:app-image-config/{self.resolve(props['AppImageConfigName'])}"
+        if kind == "AWS::SageMaker::Domain" and attribute == "DomainId":
+            return f"d-{_short(rid)}"
+        if kind == "AWS::Lambda::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.ref(rid)}"
+        if attribute == "Arn":
+            service = kind.split("::")[1].lower()
+            return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rid}"
+        return f"{rid}.{attribute}"
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((name, arg),) = value.items()
+            if name == "Ref":
+                return self.ref(arg)
+            if name == "Fn::GetAtt":
+                rid, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(rid, attribute)
+            if name == "Fn::Join":
+                return str(arg[0]).join(str(self.resolve(part)) for part in self.resolve(arg[1]))
+            if name == "Fn::Select":
+                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
+            if name == "Fn::Split":
+                return str(self.resolve(arg[1])).split(arg[0])
+            if name == "Fn::Sub":
+                text, names = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+                def sub(match: re.Match[str]) -> str:
+                    key = match[1]
+                    if key in names:
+                        return str(names[key])
+                    rid, _, attribute = key.partition(".")
+                    return str(self.get_att(rid, attribute) if attribute else self.ref(rid))
+
+                return re.sub(r"\$\{([^}!]+)\}", sub, text)
+            if name.startswith("Fn::"):
+                raise NotImplementedError(f"the simulator does not resolve {name}")
+        return {key: self.resolve(item) for key, item in value.items()}
+
+
+def as_strings(value: Any) -> Any:
+    """Every scalar as a string, as CloudFormation passes a custom resource's properties."""
+    if isinstance(value, dict):
+        return {key: as_strings(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [as_strings(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found: set[str] = set()
+        if "Ref" in value and isinstance(value["Ref"], str):
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            arg = value["Fn::GetAtt"]
+            found.add(arg[0] if isinstance(arg, list) else arg.split(".", 1)[0])
+        return found.union(*(_references(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_references(item) for item in value))
+    return set()
+
+
+def dependency_order(template: dict[str, Any]) -> list[str]:
+    """The template's resources, each after what it references or DependsOn (template order otherwise)."""
+    resources = template.get("Resources", {})
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(rid: str, path: tuple[str, ...]) -> None:
+        if rid in done:
+            return
+        if rid in path:
+            raise ValueError(f"circular dependency: {' -> '.join((*path, rid))}")
+        resource = resources[rid]
+        depends = resource.get("DependsOn", [])
+        edges = (set([depends] if isinstance(depends, str) else depends)) | _references(
+            resource.get("Properties", {})
+        )
+        for edge in sorted(e for e in edges if e in resources):
+            visit(edge, (*path, rid))
+        done.add(rid)
+        order.append(rid)
+
+    for rid in resources:
+        visit(rid, ())
+    return order
+
+
+def studio_properties(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Studio custom resources of a template, in dependency order, with their properties as
+    CloudFormation sends them (resolved, every scalar a string)."""
+    resolver = Resolver(template)
+    resources = template.get("Resources", {})
+    return {
+        rid: as_strings(resolver.resolve(resources[rid].get("Properties", {})))
+        for rid in dependency_order(template)
+        if resources[rid]["Type"].startswith(STUDIO_TYPE_PREFIX)
+    }
+
+
+def catalog_of(*templates: dict[str, Any]) -> Catalog:
+    """The images (with their version numbers) and app image configs the templates create."""
+    catalog = Catalog()
+    for template in templates:
+        resolver = Resolver(template)
+        for rid, resource in template.get("Resources", {}).items():
+            props = resource.get("Properties", {})
+            if resource["Type"] == "AWS::SageMaker::Image":
+                catalog.images.setdefault(str(resolver.resolve(props["ImageName"])), set())
+            elif resource["Type"] == "AWS::SageMaker::ImageVersion":
+                image = str(resolver.resolve(props["ImageName"])).rsplit("/", 1)[-1]
+                catalog.images.setdefault(image, set()).add(resolver.version_numbers[rid])
+            elif resource["Type"] == "AWS::SageMaker::AppImageConfig":
+                app_type = next(
+                    k.removesuffix("ImageConfig").removesuffix("App")
+                    for k in props
+                    if k.endswith("ImageConfig") and k != "AppImageConfigName"
+                )
+                catalog.configs[str(resolver.resolve(props["AppImageConfigName"]))] = app_type
+    return catalog
+
+
+def targets_of(properties: dict[str, dict[str, Any]]) -> set[tuple[str, str, str | None]]:
+    """The (DomainId, kind, name) of every target the resources' properties name."""
+    found = set()
+    for props in properties.values():
+        if "UserProfileName" in props:
+            found.add((props["DomainId"], "user-profile", props["UserProfileName"]))
+        elif "SpaceName" in props:
+            found.add((props["DomainId"], "space", props["SpaceName"]))
+        else:
+            found.add((props["DomainId"], "domain", None))
+    return found
+
+
+# --- the function ------------------------------------------------------------------------------------------
+
+
+def load_handler(folder: Path, module_name: str | None = None) -> ModuleType:
+    """``<folder>/index.py`` loaded by path, with ``<folder>/../shared`` importable as in Lambda."""
+    shared = folder.parent / "shared"
+    loaded = sys.modules.get("custom_resource")
+    if loaded is not None:
+        assert Path(str(loaded.__file__)).resolve() == (shared / "custom_resource.py").resolve(), (
+            f"custom_resource is already loaded from {loaded.__file__}, not {shared}"
+        )
+    elif str(shared) not in sys.path:
+        sys.path.insert(0, str(shared))
+    name = module_name or f"deploy_sim_{folder.name}_index"
+    spec = importlib.util.spec_from_file_location(name, folder / "index.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    with logging_levels_restored():
+        spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def logging_levels_restored() -> Iterator[None]:
+    """crhelper sets the root logger's level on import and on every call; undo that."""
+    saved = {name: logging.getLogger(name).level for name in LOGGERS}
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+class FakeClock:
+    """The shared module's clock and sleep: sleeping advances the clock, instantly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.now += seconds
+
+
+class FakeContext:
+    function_name = "studio-custom-images"
+    function_version = "$LATEST"
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:studio-custom-images"
+    memory_limit_in_mb = 256
+    log_group_name = "/aws/lambda/studio-custom-images"
+    log_stream_name = "2025/01/01/[$LATEST]0123456789abcdef"
+
+    def __init__(self, request_id: str, clock: FakeClock) -> None:
+        self.aws_request_id = request_id
+        self._clock = clock
+        self._started = clock()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(FUNCTION_TIMEOUT_MS - (self._clock() - self._started) * 1000)
+
+
+@contextlib.contextmanager
+def wired(handler: ModuleType, sagemaker: FakeSageMaker, clock: FakeClock) -> Iterator[list[dict[str, Any]]]:
+    """The handler's module talking to the fake client and clock, its answers captured (then undone)."""
+    shared = sys.modules["custom_resource"]
+    saved = {name: getattr(shared, name) for name in ("SAGEMAKER", "clock", "sleep")}
+    module_saved = {
+        name: getattr(handler, name)
+        for name in ("clock", "sleep")
+        if getattr(handler, name, None) is not None and getattr(handler, name) is saved[name]
+    }
+    answers: list[dict[str, Any]] = []
+    helper = handler.helper
+
+    def send(status: str | None = None, reason: str = "") -> None:
+        type(helper)._send(
+            helper, status, reason, send_response=lambda _url, body, _ssl: answers.append(body)
+        )
+
+    shared.SAGEMAKER, shared.clock, shared.sleep = sagemaker.client, clock, clock.sleep
+    for name in module_saved:
+        setattr(handler, name, clock if name == "clock" else clock.sleep)
+    helper._send = send
+    try:
+        with logging_levels_restored():
+            yield answers
+    finally:
+        del helper._send
+        for name, value in saved.items():
+            setattr(shared, name, value)
+        for name, value in module_saved.items():
+            setattr(handler, name, value)
+
+
+class DeployFailed(AssertionError):
+    pass
+
+
+@dataclass
+class Phase:
+    """What one stack operation cost: invocations, and the SageMaker calls by target and operation."""
+
+    invocations: int = 0
+    updates: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (RequestType, LogicalResourceId)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "invocations": self.invocations,
+            "updates": dict(sorted(self.updates.items())),
+            "calls": dict(sorted(self.calls.items())),
+            "requests": self.requests,
+        }
+
+
+class Deployer:
+    """CloudFormation for one stack's Studio custom resources, with one handler behind them."""
+
+    def __init__(self, handler: ModuleType, sagemaker: FakeSageMaker) -> None:
+        self.handler = handler
+        self.sagemaker = sagemaker
+        self.clock = FakeClock()
+        self.template: dict[str, Any] = {"Resources": {}}
+        self.physical: dict[str, str] = {}
+        self.properties: dict[str, dict[str, Any]] = {}
+        self._requests = itertools.count(1)
+
+    def _invoke(
+        self,
+        phase: Phase,
+        request_type: str,
+        rid: str,
+        resource_type: str,
+        properties: dict[str, Any],
+        *,
+        old: dict[str, Any] | None = None,
+        physical_id: str | None = None,
+    ) -> str:
+        n = next(self._requests)
+        request_id = f"5b7c1e4a-0000-4000-8000-{n:012d}"
+        event: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": properties.get("ServiceToken", ""),
+            "ResponseURL": f"https://cloudformation-custom-resource-response.fake/{request_id}",
+            "StackId": STACK_ID,
+            "RequestId": request_id,
+            "LogicalResourceId": rid,
+            "ResourceType": resource_type,
+            "ResourceProperties": copy.deepcopy(properties),
+        }
+        if physical_id is not None:
+            event["PhysicalResourceId"] = physical_id
+        if old is not None:
+            event["OldResourceProperties"] = copy.deepcopy(old)
+        calls_before = len(self.sagemaker.calls)
+        updates_before = Counter(self.sagemaker.updates)
+        with wired(self.handler, self.sagemaker, self.clock) as answers:
+            self.handler.handler(event, FakeContext(request_id, self.clock))
+        phase.invocations += 1
+        phase.requests.append((request_type, rid))
+        phase.updates.update(self.sagemaker.updates - updates_before)
+        phase.calls.update(name for name, _ in self.sagemaker.calls[calls_before:])
+        if len(answers) != 1:
+            raise DeployFailed(f"{request_type} {rid}: {len(answers)} answers, expected one")
+        answer = answers[0]
+        if answer["Status"] != "SUCCESS":
+            raise DeployFailed(f"{request_type} {rid} FAILED: {answer['Reason']}")
+        return str(answer["PhysicalResourceId"])
+
+    def create(self, template: dict[str, Any]) -> Phase:
+        assert not self.physical, "create once, then update"
+        return self.update(template)
+
+    def update(self, template: dict[str, Any]) -> Phase:
+        """Move the stack to ``template``: creates and updates in order, then the clean-up deletes."""
+        phase = Phase()
+        new = studio_properties(template)
+        cleanup: list[tuple[str, str, dict[str, Any], str]] = []  # (rid, type, properties, physical id)
+        for rid, props in new.items():
+            resource_type = template["Resources"][rid]["Type"]
+            if rid not in self.properties:
+                self.physical[rid] = self._invoke(phase, "Create", rid, resource_type, props)
+            elif props != self.properties[rid]:
+                old_id = self.physical[rid]
+                self.physical[rid] = self._invoke(
+                    phase, "Update", rid, resource_type, props, old=self.properties[rid], physical_id=old_id
+                )
+                if self.physical[rid] != old_id:  # a replacement: the old one goes in the clean-up
+                    cleanup.append((rid, resource_type, self.properties[rid], old_id))
+        for rid in reversed(list(self.properties)):
+            if rid not in new:
+                resource_type = self.template["Resources"][rid]["Type"]
+                cleanup.append((rid, resource_type, self.properties[rid], self.physical.pop(rid)))
+        for rid, resource_type, props, physical_id in cleanup:
+            self._invoke(phase, "Delete", rid, resource_type, props, physical_id=physical_id)
+        self.template, self.properties = template, new
+        return phase
+
+    def delete(self) -> Phase:
+        phase = Phase()
+        for rid in reversed(list(self.properties)):
+            resource_type = self.template["Resources"][rid]["Type"]
+            physical_id = self.physical.pop(rid)
+            self._invoke(phase, "Delete", rid, resource_type, self.properties[rid], physical_id=physical_id)
+        self.template, self.properties = {"Resources": {}}, {}
+        return phase
+
+
+def simulate(
+    lambda_folder: Path,
+    templates: list[dict[str, Any]],
+    seed: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Create with ``templates[0]``, update to each next one, delete; every target the templates name
+    exists beforehand (with ``seed``'s settings where given, by :func:`target_key`).
+
+    Returns each phase's figures (``create``, ``update``, ``update2``..., ``delete``), the targets'
+    settings after each phase, and the Studio resources of each template.
+    """
+    handler = load_handler(lambda_folder)
+    properties = [studio_properties(template) for template in templates]
+    fake = FakeSageMaker(catalog_of(*templates))
+    for domain_id, kind, name in sorted(set().union(*(targets_of(p) for p in properties)), key=str):
+        key = target_key(domain_id, kind, name)
+        fake.add(domain_id, kind, name, **(seed or {}).get(key, {}))
+    deployer = Deployer(handler, fake)
+    report: dict[str, Any] = {"resources": [len(p) for p in properties], "phases": {}, "states": {}}
+    for n, template in enumerate(templates):
+        name = "create" if n == 0 else "update" if n == 1 else f"update{n}"
+        report["phases"][name] = (deployer.create if n == 0 else deployer.update)(template).as_dict()
+        report["states"][name] = {key: fake.settings(key) for key in fake.targets}
+    report["phases"]["delete"] = deployer.delete().as_dict()
+    report["states"]["delete"] = {key: fake.settings(key) for key in fake.targets}
+    report["targets"] = sorted(fake.targets)
+    return report
+
+
+if __name__ == "__main__":
+    # ``deploy_sim.py LAMBDA_FOLDER TEMPLATE.json [TEMPLATE2.json ...]``: the report as JSON.
+    folder, *paths = sys.argv[1:]
+    print(json.dumps(simulate(Path(folder), [json.loads(Path(p).read_text()) for p in paths]), indent=1))
