@@ -23,7 +23,7 @@ from aws_cdk import Acknowledgment, Aspects, Duration, IAspect, Stack, Validatio
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, IValidation
 
 from .runtime import newest_python_runtime
 
@@ -38,6 +38,9 @@ ARN_SIZE_ESTIMATE_CONTEXT = "@aws-cdk/aws-iam.arnSizeEstimate"
 # What CDK's split allows a role's DefaultPolicy (of IAM's 10,240) and each OverflowPolicy (of 6,144).
 _INLINE_BUDGET = 10_000
 _MANAGED_BUDGET = 6_000
+# IAM's default quota of managed policies per role (raisable to 20, but not by CloudFormation): past it,
+# the deploy fails when the role attaches the next OverflowPolicy.
+MAX_MANAGED_POLICIES = 10
 
 
 def lambda_directory(name: str) -> Path:
@@ -139,6 +142,7 @@ class FunctionProvider(Construct):
         # callback each) for every construct under the one it is added to, and under the role that is
         # every policy too. CDK visits the role, where its split runs, before its children.
         Aspects.of(self.role.node.default_child or self.role).add(_AcknowledgeWhereHeld(self))
+        self.node.add_validation(_ManagedPolicyQuota(self))
 
     def allow(self, *arns: str, wildcard_reason: str | None = None, nag_name: str | None = None) -> None:
         """Let the function call its actions on ``arns``; ``wildcard_reason`` acknowledges the last one
@@ -196,6 +200,27 @@ class _AcknowledgeWhereHeld:
         if not self._done:
             self._done = True
             self._provider._acknowledge_where_held()
+
+
+@jsii.implements(IValidation)
+class _ManagedPolicyQuota:
+    """At synth, after aws-cdk-lib's split: a role with more OverflowPolicies than IAM lets it attach
+    fails the synth, not the deploy an hour in."""
+
+    def __init__(self, provider: FunctionProvider) -> None:
+        self._provider = provider
+
+    def validate(self) -> list[str]:
+        role = self._provider.role
+        managed = sum(isinstance(child, iam.ManagedPolicy) for child in role.node.children)
+        if managed <= MAX_MANAGED_POLICIES:
+            return []
+        return [
+            f"{self._provider.node.path}: the function's role would need {managed} managed policies "
+            f"(OverflowPolicy) for the ARNs its stack grants it, more than IAM's default quota of "
+            f"{MAX_MANAGED_POLICIES} per role; spread what this stack's custom resources target over more "
+            "stacks"
+        ]
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -115,8 +115,8 @@ def largest_stack(tmp_path: Path, *, defined: bool, per_image: int) -> tuple[int
     while True:
         try:
             stack, template = build(tmp_path, images, defined=defined)
-        except RuntimeError as error:  # aws-cdk-lib refuses a stack of more than 500 resources itself
-            assert "TooManyResourcesInStack" in str(error)
+        except RuntimeError as error:  # aws-cdk-lib's 500 resources, or the library's managed-policy quota
+            assert "TooManyResourcesInStack" in str(error) or "IAM's default quota" in str(error)
             images -= 1
             continue
         return images, stack, template
@@ -197,41 +197,39 @@ def build_studio(tmp_path: Path, profiles: int) -> dict[str, Any]:
     return dict(Template.from_stack(stack).to_json())
 
 
-def largest_studio_stack(tmp_path: Path) -> tuple[int, dict[str, Any]]:
-    """The most profiles (one attachment each) that aws-cdk-lib lets into one stack, and its template.
+def largest_studio_stack(tmp_path: Path) -> tuple[int, dict[str, Any], str]:
+    """The most profiles (one attachment each) the library lets into one stack, its template, and the
+    refusal of one more.
 
-    What one more target costs (its resources, a share of an OverflowPolicy) is measured, not assumed:
-    start from what two small stacks suggest, step down by the excess aws-cdk-lib reports, then up
-    until one more profile is refused.
+    Two limits refuse: aws-cdk-lib's 500 resources (TooManyResourcesInStack) and the library's check
+    of IAM's 10 managed policies per role, whichever comes first. A bisection between a stack that
+    synthesizes and one of 500 targets finds the boundary, so no per-target cost is assumed.
     """
-    small = [len(build_studio(tmp_path, n)["Resources"]) for n in (4, 8)]
-    per_profile = max(1, (small[1] - small[0]) // 4)
-    profiles = 8 + (MAX_RESOURCES - small[1]) // per_profile
-    largest: tuple[int, dict[str, Any]] | None = None
-    while True:
+    good, bad = 8, MAX_RESOURCES
+    while bad - good > 1:
+        middle = (good + bad) // 2
         try:
-            template = build_studio(tmp_path, profiles)
-        except RuntimeError as error:  # aws-cdk-lib refuses a stack of more than 500 resources itself
-            assert "TooManyResourcesInStack" in str(error)
-            if largest is not None and largest[0] == profiles - 1:
-                return largest
-            excess = re.search(r"(\d+) is greater than allowed maximum", str(error))
-            profiles -= max(1, (int(excess[1]) - MAX_RESOURCES) // per_profile) if excess else 1
+            build_studio(tmp_path, middle)
+        except RuntimeError:
+            bad = middle
             continue
-        largest = (profiles, template)
-        profiles += 1
+        good = middle
+    template = build_studio(tmp_path, good)
+    with pytest.raises(RuntimeError) as refused:
+        build_studio(tmp_path, good + 1)
+    return good, template, str(refused.value)
 
 
 @pytest.fixture(scope="module")
-def studio_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any]]:
+def studio_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], str]:
     return largest_studio_stack(tmp_path_factory.mktemp("studio"))
 
 
 def test_the_studio_function_role_fits_iam_policy_sizes_at_the_largest_stack(
-    studio_stack: tuple[int, dict[str, Any]],
+    studio_stack: tuple[int, dict[str, Any], str],
 ) -> None:
     """Catches an ARN size estimate below the longest user profile ARN (CDK's default 150 overfills)."""
-    profiles, template = studio_stack
+    profiles, template, _ = studio_stack
     assert len(template["Resources"]) <= MAX_RESOURCES
     inline, managed = function_policies(template, studio.PROVIDER_ID)
     print(
@@ -257,14 +255,15 @@ def test_the_studio_function_role_fits_iam_policy_sizes_at_the_largest_stack(
     assert sorted(granted) == sorted(expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one ARN of up to 194 characters per target: about 30 fill an OverflowPolicy, so the 481 "
-    "targets of a full stack need 15 managed policies, more than IAM's default quota of 10 per role",
-)
-def test_the_studio_function_role_needs_at_most_10_managed_policies_at_the_largest_stack(
-    studio_stack: tuple[int, dict[str, Any]],
+def test_the_studio_function_role_needs_at_most_10_managed_policies_and_one_more_target_is_refused(
+    studio_stack: tuple[int, dict[str, Any], str],
 ) -> None:
-    _, template = studio_stack
+    """One ARN of up to 194 characters per target: about 30 fill an OverflowPolicy, so a stack of 500
+    resources would need 15. The library refuses at synth what IAM would refuse at deploy."""
+    profiles, template, refusal = studio_stack
     _, managed = function_policies(template, studio.PROVIDER_ID)
+    print(f"{profiles} profiles: {len(managed)} managed policies; one more: {refusal[:300]}")
     assert len(managed) <= MANAGED_PER_ROLE, len(managed)
+    assert len(template["Resources"]) < MAX_RESOURCES  # the quota, not CloudFormation's limit, is first
+    assert "more than IAM's default quota of 10 per role" in refusal
+    assert studio.PROVIDER_ID in refusal
