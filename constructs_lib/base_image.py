@@ -79,11 +79,15 @@ class BaseImage(ABC):
     @staticmethod
     def from_uri(uri: str) -> BaseImage:
         """Any registry path, literal or token. A literal ECR URI also grants pull on its repository."""
+        validation.check_required("BaseImage.from_uri", "uri", uri, "a registry path")
         return _UriBaseImage(uri)
 
     @staticmethod
     def from_ecr_repository(repository: ecr.IRepository, tag: str = "latest") -> BaseImage:
         """An image in an ECR repository of this app; ``tag`` may also be a digest (``sha256:...``)."""
+        owner = "BaseImage.from_ecr_repository"
+        validation.check_required(owner, "repository", repository, "an ecr.IRepository")
+        validation.check_required(owner, "tag", tag, "a tag or digest")
         return _EcrBaseImage(repository, tag)
 
     @staticmethod
@@ -92,6 +96,9 @@ class BaseImage(ABC):
 
         A region-agnostic stack picks the registry account through a CloudFormation mapping.
         """
+        owner = "BaseImage.from_deep_learning_container"
+        validation.check_required(owner, "repository_name", repository_name, "a DLC repository's name")
+        validation.check_required(owner, "tag", tag, "a tag")
         return _DeepLearningContainerBaseImage(repository_name, tag)
 
     @staticmethod
@@ -101,6 +108,7 @@ class BaseImage(ABC):
         ``options`` are those of ``aws_ecr_assets.DockerImageAsset`` (``build_args``, ``platform``...).
         Synthesis only fingerprints the directory; it needs no Docker engine.
         """
+        validation.check_required("BaseImage.from_asset", "directory", directory, "a Dockerfile's folder")
         return _AssetBaseImage(directory, options)
 
     @abstractmethod

@@ -119,7 +119,7 @@ class ImageBase(Resource):
         """Define the next version of this image (created after those added before it)."""
         from .image_version import ImageVersion
 
-        return ImageVersion(self, id, image=self, base_image=base_image, **options)
+        return ImageVersion(self._scope_for(id, "Versions"), id, image=self, base_image=base_image, **options)
 
     def attach_to_studio(
         self,
@@ -136,7 +136,7 @@ class ImageBase(Resource):
         from .studio import StudioAttachment
 
         return StudioAttachment(
-            self,
+            self._scope_for(id, "StudioAttachments"),
             id,
             image=self,
             app_image_config=app_image_config,
@@ -146,6 +146,19 @@ class ImageBase(Resource):
             space=space,
             default_space_settings=default_space_settings,
         )
+
+    def _scope_for(self, id: str, container: str) -> Construct:
+        """The image itself, or for the ids CDK reserves, a container under it.
+
+        Beside the image's ``Resource`` (its CfnImage) a child ``Resource`` cannot exist, and a child
+        ``Default`` makes the image's default child ambiguous; CDK also drops ``Default`` from logical
+        ids, so a version's resource there would take the CfnImage's. Other ids stay where they were, so
+        their logical ids do not change.
+        """
+        if id not in _RESERVED_IDS:
+            return self
+        found = self.node.try_find_child(container)
+        return found if isinstance(found, Construct) else Construct(self, container)
 
     def _register_version(
         self,
@@ -325,6 +338,7 @@ class Image(ImageBase):
         """
         super().__init__(scope, id, physical_name=image_name)
         owner = validation.ConstructOwner("Image", self)
+        validation.check_required(owner, "image_name (ImageName)", image_name, "the image's name")
         validation.check(owner, "image_name (ImageName)", image_name, validation.IMAGE_NAME)
         validation.check(
             owner, "display_name (ImageDisplayName)", display_name, validation.IMAGE_DISPLAY_NAME
@@ -376,7 +390,9 @@ class Image(ImageBase):
     @staticmethod
     def from_image_name(scope: Construct, id: str, image_name: str) -> ImageBase:
         """Import an image of the stack's account and region by name (a token is allowed)."""
-        validation.check(f"Image.from_image_name {id!r}", "image_name", image_name, validation.IMAGE_NAME)
+        owner = f"Image.from_image_name {id!r}"
+        validation.check_required(owner, "image_name", image_name, "the image's name")
+        validation.check(owner, "image_name", image_name, validation.IMAGE_NAME)
         arn = Stack.of(scope).format_arn(service="sagemaker", resource="image", resource_name=image_name)
         return _ImportedImage(scope, id, image_name=image_name, image_arn=arn)
 
@@ -384,6 +400,7 @@ class Image(ImageBase):
     def from_image_arn(scope: Construct, id: str, image_arn: str) -> ImageBase:
         """Import an image by its ARN, which must be a literal (its name is parsed from it)."""
         owner = f"Image.from_image_arn {id!r}"
+        validation.check_required(owner, "image_arn", image_arn, "the image's ARN")
         if is_unresolved(image_arn):
             raise validation.ValidationError(
                 f"{owner}: the ARN is an unresolved token ({image_arn}), so the image "
@@ -391,6 +408,10 @@ class Image(ImageBase):
             )
         name = image_name_from_arn(image_arn, owner)
         return _ImportedImage(scope, id, image_name=name, image_arn=image_arn, environment_from_arn=image_arn)
+
+
+# The child ids CDK gives a meaning: an L2's primary resource, and the id hidden from logical ids.
+_RESERVED_IDS = ("Resource", "Default")
 
 
 def image_name_from_arn(image_arn: str, owner: str) -> str:

@@ -81,6 +81,9 @@ class ImageVersion(Resource):
         """
         super().__init__(scope, id)
         owner = validation.ConstructOwner("ImageVersion", self)
+        validation.check_required(owner, "image", image, "an IImage (an Image, or an import)")
+        validation.check_required(owner, "base_image (BaseImage)", base_image, "a BaseImage")
+        validation.check_type(owner, "base_image (BaseImage)", base_image, BaseImage, "a BaseImage")
         validation.check_type(owner, "alias (Alias)", alias, str, "one alias as a string")
         validation.check(owner, "alias (Alias)", alias, validation.ALIAS)
         validation.check(owner, "ml_framework (MLFramework)", ml_framework, validation.ML_FRAMEWORK)
@@ -168,6 +171,7 @@ class ImageVersion(Resource):
     def from_image_version_arn(scope: Construct, id: str, image_version_arn: str) -> IImageVersion:
         """Import a version by its ARN, which must be a literal (image name and number are parsed)."""
         owner = f"ImageVersion.from_image_version_arn {id!r}"
+        validation.check_required(owner, "image_version_arn", image_version_arn, "the version's ARN")
         if is_unresolved(image_version_arn):
             raise validation.ValidationError(
                 f"{owner}: the ARN is an unresolved token ({image_version_arn}), so the image name and "
