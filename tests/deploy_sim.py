@@ -503,7 +503,7 @@ def wired(handler: ModuleType, sagemaker: FakeSageMaker, clock: FakeClock) -> It
 
     def send(status: str | None = None, reason: str = "") -> None:
         type(helper)._send(
-            helper, status, reason, send_response=lambda _url, body, _ssl: answers.append(body)
+            helper, status, reason, send_response=lambda _url, body, *_ssl: answers.append(body)
         )
 
     shared.SAGEMAKER, shared.clock, shared.sleep = sagemaker.client, clock, clock.sleep
