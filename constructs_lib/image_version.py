@@ -94,6 +94,7 @@ class ImageVersion(Resource):
 
         # A version made by image.add_version is in the image's stack: no round trip to ask.
         stack = image._home if isinstance(image, ImageBase) and scope is image else Stack.of(self)
+        self._home = stack  # what a Studio attachment pinning this version would ask for again
         config = base_image._bind_in(self, stack)
         validation.check(owner, "base_image (BaseImage)", config.image_uri, validation.BASE_IMAGE)
 

@@ -163,7 +163,8 @@ class StudioAttachment(Construct):
         # The stack whose template carries the entry: the L1's, or this one's (the custom resource).
         stack = getattr(image, "_home", None) if scope is cast(object, image) else None
         stack = stack or Stack.of(self)
-        carrier = Stack.of(l1) if l1 is not None else stack
+        merged = _MergedTarget.of(l1) if l1 is not None else None
+        carrier = merged.stack if merged is not None else stack
         _check_environments(owner, stack, carrier, image, app_image_config, version)
 
         self.image = image
@@ -200,9 +201,9 @@ class StudioAttachment(Construct):
         #: The custom resource that lists this entry (shared by the stack's attachments to the same
         #: existing target), or None when the entry is merged into an L1 of this app.
         self.resource: CustomResource | None = None
-        if l1 is not None:
-            _MergedTarget.of(l1).add(owner, image, settings, app_type, entry, waits_for)
-            self._carrier: IConstruct = l1
+        if merged is not None:
+            merged.add(owner, image, settings, app_type, entry, waits_for)
+            self._carrier: IConstruct = merged.l1
         else:
             member = user_profile if user_profile is not None else space
             if member is not None:
@@ -370,7 +371,8 @@ class _MergedTarget(Construct):
 
     def __init__(self, l1: CfnResource, id: str) -> None:
         super().__init__(l1, id)
-        self._l1 = l1
+        self.l1 = l1
+        self.stack = Stack.of(l1)
         self._lists: dict[str, _MergedCustomImages] = {}  # by the path of a CustomImages list
         self._roles: dict[str, list[iam.Role]] = {}  # the execution roles of each settings object
         self._granted: set[tuple[str, str]] = set()  # (role path, image name identity)
@@ -388,11 +390,11 @@ class _MergedTarget(Construct):
         path = f"{settings}.{app_type.value}AppSettings.CustomImages"
         producer = self._lists.get(path)
         if producer is None:
-            producer = self._lists[path] = _MergedCustomImages(self._l1, settings, app_type)
-            self._l1.add_property_override(path, Lazy.any(producer))
+            producer = self._lists[path] = _MergedCustomImages(self.l1, settings, app_type)
+            self.l1.add_property_override(path, Lazy.any(producer))
         producer.add(owner, entry)
         if waits_for:
-            self._l1.node.add_dependency(*waits_for)
+            self.l1.node.add_dependency(*waits_for)
         self._grant_read(image, settings)
 
     def _grant_read(self, image: IImage, settings: str) -> None:
@@ -403,12 +405,12 @@ class _MergedTarget(Construct):
         """
         roles = self._roles.get(settings)
         if roles is None:
-            roles = self._roles[settings] = _execution_roles(self._l1, settings)
+            roles = self._roles[settings] = _execution_roles(self.l1, settings)
         for role in roles:
-            key = (role.node.path, identity(Stack.of(self._l1), image.image_name))
+            key = (role.node.path, identity(self.stack, image.image_name))
             if key not in self._granted:
                 self._granted.add(key)
-                image.grant_read(role).apply_before(self._l1)
+                image.grant_read(role).apply_before(self.l1)
 
 
 _FOREIGN_VERSION = (
