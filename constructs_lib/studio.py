@@ -171,18 +171,21 @@ class StudioAttachment(Construct):
         self.app_image_config = app_image_config
         self.app_type = app_type
         self.settings = settings
+        config_name = app_image_config.app_image_config_name
         entry: dict[str, Any] = {
             "ImageName": _name_in(carrier, image, image.image_name),
-            "AppImageConfigName": _name_in(carrier, app_image_config, app_image_config.app_image_config_name),
+            "AppImageConfigName": _name_in(carrier, app_image_config, config_name),
         }
         if number is not None:
             if not isinstance(version, int | float) and _foreign(carrier, version):
                 path = cast(IConstruct, version).node.path
                 raise validation.ValidationError(_FOREIGN_VERSION.format(owner=owner, version=path))
             entry["ImageVersionNumber"] = number
-        # It waits for the image, the config (its name may be a literal) and the version it lists:
-        # the pinned one, else the image's last version declared so far (an Image's versions).
-        waits_for: list[IConstruct] = [*getattr(image, "_image_resources", ()), app_image_config]
+        # It waits for the image, the config (by its Ref, or where its name is a literal, explicitly) and
+        # the version it lists: the pinned one, else the image's last version declared so far.
+        waits_for: list[IConstruct] = list(getattr(image, "_image_resources", ()))
+        if entry["AppImageConfigName"] is not config_name:
+            waits_for.append(app_image_config)
         versions: list[IConstruct] = getattr(image, "_versions", [])
         if version is not None and not isinstance(version, int | float):
             waits_for.append(version)
@@ -376,6 +379,7 @@ class _MergedTarget(Construct):
         self._lists: dict[str, _MergedCustomImages] = {}  # by the path of a CustomImages list
         self._roles: dict[str, list[iam.Role]] = {}  # the execution roles of each settings object
         self._granted: set[tuple[str, str]] = set()  # (role path, image name identity)
+        self._waits_for: set[int] = set()  # what the L1 already depends on, by id()
 
     def add(
         self,
@@ -393,8 +397,10 @@ class _MergedTarget(Construct):
             producer = self._lists[path] = _MergedCustomImages(self.l1, settings, app_type)
             self.l1.add_property_override(path, Lazy.any(producer))
         producer.add(owner, entry)
-        if waits_for:
-            self.l1.node.add_dependency(*waits_for)
+        new = [construct for construct in waits_for if id(construct) not in self._waits_for]
+        if new:
+            self._waits_for.update(id(construct) for construct in new)
+            self.l1.node.add_dependency(*new)
         self._grant_read(image, settings)
 
     def _grant_read(self, image: IImage, settings: str) -> None:
