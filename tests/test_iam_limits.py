@@ -90,6 +90,19 @@ def function_policies(
     return inline, managed
 
 
+def sagemaker_resources(documents: list[Any]) -> list[str]:
+    """Every resource the documents grant, but the log group's."""
+    return [
+        resource
+        for document in documents
+        for statement in document["Statement"]
+        if statement["Action"] != ["logs:CreateLogStream", "logs:PutLogEvents"]
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+    ]
+
+
 def build(tmp_path: Path, images: int, *, defined: bool) -> tuple[cdk.Stack, dict[str, Any]]:
     app = cdk.App(outdir=str(tmp_path / f"out-{images}"))
     stack = cdk.Stack(app, "Stack", stack_name=STACK_NAME)
@@ -141,15 +154,7 @@ def test_the_function_role_fits_iam_limits_at_the_largest_stack(
     assert all(size(document) <= MANAGED_LIMIT for document in managed), [size(d) for d in managed]
     assert len(managed) <= MANAGED_PER_ROLE
     # Scoping kept: exactly each image and its versions, nothing wider.
-    granted = [
-        resource
-        for document in inline + managed
-        for statement in document["Statement"]
-        if statement["Action"] != ["logs:CreateLogStream", "logs:PutLogEvents"]
-        for resource in (
-            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        )
-    ]
+    granted = sagemaker_resources(inline + managed)
     prefix = f"arn:{LONGEST['AWS::Partition']}:sagemaker:{LONGEST['AWS::Region']}:123456789012:"
     expected = [f"{prefix}image/{name(i)}" for i in range(images)]
     expected += [f"{prefix}image-version/{name(i)}/*" for i in range(images)]
@@ -240,15 +245,7 @@ def test_the_studio_function_role_fits_iam_policy_sizes_at_the_largest_stack(
     assert sum(size(document) for document in inline) <= INLINE_LIMIT, [size(d) for d in inline]
     assert all(size(document) <= MANAGED_LIMIT for document in managed), [size(d) for d in managed]
     # Scoping kept: exactly each profile, nothing wider.
-    granted = [
-        resource
-        for document in inline + managed
-        for statement in document["Statement"]
-        if statement["Action"] != ["logs:CreateLogStream", "logs:PutLogEvents"]
-        for resource in (
-            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        )
-    ]
+    granted = sagemaker_resources(inline + managed)
     prefix = f"arn:{LONGEST['AWS::Partition']}:sagemaker:{LONGEST['AWS::Region']}:123456789012:"
     expected = [f"{prefix}user-profile/{LONGEST_DOMAIN}/{profile(i)}" for i in range(profiles)]
     assert max(len(arn) for arn in expected) == studio.StudioProvider.ARN_SIZE_ESTIMATE
