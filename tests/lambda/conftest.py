@@ -12,10 +12,8 @@ one. The ``index``, ``sagemaker`` and ``cfn`` fixtures follow that choice.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import logging
 import ssl
 import sys
 import threading
@@ -29,6 +27,7 @@ import pytest
 import trustme
 from botocore.stub import Stubber
 from crhelper import CfnResource
+from deploy_sim import logging_levels_restored  # crhelper changes the root logger's level
 
 LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
 ALIASES = "image_version_aliases"
@@ -53,24 +52,12 @@ DUMMY_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
 }
-LOGGERS = ("", "boto", "boto3", "botocore", "urllib3")  # the levels crhelper's log_helper.setup changes
-
-
-@contextlib.contextmanager
-def _logging_levels_restored() -> Iterator[None]:
-    """crhelper sets the root logger's level on import and on every call; keep that inside these tests."""
-    saved = {name: logging.getLogger(name).level for name in LOGGERS}
-    try:
-        yield
-    finally:
-        for name, level in saved.items():
-            logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture(scope="session")
 def handlers() -> Iterator[dict[str, ModuleType]]:
     """Both handler modules, imported by path (``lambda`` is a keyword) after dummy AWS settings are set."""
-    with pytest.MonkeyPatch.context() as mp, _logging_levels_restored():
+    with pytest.MonkeyPatch.context() as mp, logging_levels_restored():
         mp.delenv("AWS_PROFILE", raising=False)
         for name, value in DUMMY_ENV.items():
             mp.setenv(name, value)
@@ -104,7 +91,7 @@ def shared(handlers: dict[str, ModuleType]) -> ModuleType:
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    with _logging_levels_restored():
+    with logging_levels_restored():
         yield
 
 
