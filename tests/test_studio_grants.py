@@ -163,6 +163,21 @@ def test_a_grantee_in_another_stack_takes_no_export(
 # --- the read grant an attachment merged into an L1 gives its execution role -----------------------
 
 
+def studio_domain(stack: cdk.Stack, user_role_arn: str, space_role_arn: str) -> sm.CfnDomain:
+    """A domain of the app whose default user and space settings run with these roles."""
+    d = sm.CfnDomain
+    return d(
+        stack,
+        "Domain",
+        auth_mode="IAM",
+        domain_name="studio",
+        subnet_ids=["subnet-0123"],
+        vpc_id="vpc-0123",
+        default_user_settings=d.UserSettingsProperty(execution_role=user_role_arn),
+        default_space_settings=d.DefaultSpaceSettingsProperty(execution_role=space_role_arn),
+    )
+
+
 class Roles:
     """A domain's two default roles, a profile's own role, and the L1s that use them."""
 
@@ -171,17 +186,7 @@ class Roles:
         self.user = sagemaker_role(stack, "UserRole")
         self.space = sagemaker_role(stack, "SpaceRole")
         self.profile = sagemaker_role(stack, "ProfileRole")
-        d = sm.CfnDomain
-        self.domain = d(
-            stack,
-            "Domain",
-            auth_mode="IAM",
-            domain_name="studio",
-            subnet_ids=["subnet-0123"],
-            vpc_id="vpc-0123",
-            default_user_settings=d.UserSettingsProperty(execution_role=self.user.role_arn),
-            default_space_settings=d.DefaultSpaceSettingsProperty(execution_role=self.space.role_arn),
-        )
+        self.domain = studio_domain(stack, self.user.role_arn, self.space.role_arn)
         p = sm.CfnUserProfile
         self.own_role_profile = p(
             stack,
@@ -295,18 +300,7 @@ def roles_given_as(stack: cdk.Stack, how: str) -> tuple[sm.CfnDomain, list[iam.R
         ),
         "a parameter": lambda: cdk.CfnParameter(stack, "RoleArn").value_as_string,
     }[how]()
-    d = sm.CfnDomain
-    domain = d(
-        stack,
-        "Domain",
-        auth_mode="IAM",
-        domain_name="studio",
-        subnet_ids=["subnet-0123"],
-        vpc_id="vpc-0123",
-        default_user_settings=d.UserSettingsProperty(execution_role=arn),
-        default_space_settings=d.DefaultSpaceSettingsProperty(execution_role=arn),
-    )
-    return domain, [bystander]
+    return studio_domain(stack, arn, arn), [bystander]
 
 
 @pytest.mark.parametrize(
