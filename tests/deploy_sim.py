@@ -436,6 +436,9 @@ def load_handler(folder: Path, module_name: str | None = None) -> ModuleType:
         )
     elif str(shared) not in sys.path:
         sys.path.insert(0, str(shared))
+    # The handler's own modules beside index.py, importable as in Lambda (its folder is the task root).
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
     name = module_name or f"deploy_sim_{folder.name}_index"
     spec = importlib.util.spec_from_file_location(name, folder / "index.py")
     assert spec and spec.loader

@@ -33,8 +33,9 @@ LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
 ALIASES = "image_version_aliases"
 STUDIO = "studio_custom_images"
 # What the construct stages beside each index.py; a plain top-level import, as in Lambda.
-if str(LAMBDA / "shared") not in sys.path:
-    sys.path.insert(0, str(LAMBDA / "shared"))
+for _folder in ("shared", "studio_custom_images"):  # the Studio handler's own modules too
+    if str(LAMBDA / _folder) not in sys.path:
+        sys.path.insert(0, str(LAMBDA / _folder))
 
 IMAGE = "my-image"
 STACK_ID = (
