@@ -1,0 +1,44 @@
+"""Studio attachment: list an image (a version of it, or its latest) in a Studio domain, user profile or
+space, so that the users it is for can run it.
+
+A target of the attachment's own stack (``CfnDomain``, ``CfnUserProfile``, ``CfnSpace``) gets the entry
+merged into its properties at synth (``merged``). Any other target, an existing one (a string) or an L1 of
+another stack, gets it from ``Custom::SageMakerStudioCustomImages`` (``existing``, the function in
+``lambda/studio_custom_images``): one resource per target and stack holds all of the stack's entries
+there, records them in the account's ledger and re-applies them on a schedule (``reconcile``).
+``docs/studio-custom-resource.md`` is the contract.
+"""
+
+from .attachment import StudioAttachment
+from .contract import (
+    APP_TYPES_IN,
+    FUNCTION_TIMEOUT,
+    HANDLER_MAX_SECONDS,
+    HANDLER_SAFETY_MARGIN_SECONDS,
+    MAX_CUSTOM_IMAGES,
+    NO_VERSION_WARNING,
+    PROVIDER_ID,
+    RESOURCE_TYPE,
+    SAGEMAKER_ACTIONS,
+    SERVICE_TIMEOUT,
+    STUDIO_CLASSIC_WARNING,
+    TARGET_ID_PREFIX,
+)
+from .function import StudioProvider
+
+__all__ = [
+    "APP_TYPES_IN",
+    "FUNCTION_TIMEOUT",
+    "HANDLER_MAX_SECONDS",
+    "HANDLER_SAFETY_MARGIN_SECONDS",
+    "MAX_CUSTOM_IMAGES",
+    "NO_VERSION_WARNING",
+    "PROVIDER_ID",
+    "RESOURCE_TYPE",
+    "SAGEMAKER_ACTIONS",
+    "SERVICE_TIMEOUT",
+    "STUDIO_CLASSIC_WARNING",
+    "TARGET_ID_PREFIX",
+    "StudioAttachment",
+    "StudioProvider",
+]

@@ -1,0 +1,194 @@
+"""Studio attachment: list an image (a version of it, or its latest) in a Studio domain, user profile or
+space, so that the users it is for can run it.
+
+A target this app defines (``CfnDomain``, ``CfnUserProfile``, ``CfnSpace``) gets the entry merged into its
+own properties at synth: CloudFormation's Domain update resends the template's whole settings, so
+anything written into it from outside would be lost at its next update. An existing target (a string)
+gets it from ``Custom::SageMakerStudioCustomImages`` (``lambda/studio_custom_images``): one resource per
+target and stack holds all of the stack's entries there, so a deploy makes one read-modify-write and one
+update call per target, writing only the ``<AppType>AppSettings`` objects that hold them
+(``docs/studio-custom-resource.md`` is the contract).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import jsii
+from aws_cdk import (
+    Annotations,
+    Aspects,
+    CfnResource,
+    CustomResource,
+    IAspect,
+    Stack,
+)
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct, IConstruct
+
+from .. import validation
+from ..enums import AppType
+from ..interfaces import IAppImageConfig, IImage, IImageVersion
+from .checks import (
+    _FOREIGN_VERSION,
+    _check_environments,
+    _check_kinds,
+    _foreign,
+    _name_in,
+    _settings,
+    _version_number,
+)
+from .contract import APP_TYPES_IN, NO_VERSION_WARNING, STUDIO_CLASSIC_WARNING, Target
+from .existing import _ExistingTarget
+from .listings import _Listings
+from .merged import _MergedTarget
+
+
+class StudioAttachment(Construct):
+    """Lists a custom image in the ``CustomImages`` of a Studio domain, user profile or space.
+
+    The app type (and so the ``<AppType>AppSettings`` the entry goes into) is the config's. The
+    attachment waits for the image, the config and, when pinned, the version.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        image: IImage,
+        app_image_config: IAppImageConfig,
+        version: IImageVersion | int | float | None = None,
+        domain: str | sagemaker.CfnDomain,
+        user_profile: str | sagemaker.CfnUserProfile | None = None,
+        space: str | sagemaker.CfnSpace | None = None,
+        default_space_settings: bool = False,
+    ) -> None:
+        """
+        :param image: the image to list (an ``Image`` or an import).
+        :param app_image_config: how Studio runs it; its ``app_type`` picks the ``<AppType>AppSettings``.
+        :param version: an ``ImageVersion`` of this image (the entry pins its number), a version
+            number of 1 or more (or a numeric token), or None. Default: None, SageMaker's latest
+            version of the image.
+        :param domain: the domain: an existing domain's id (``d-...``) or a ``CfnDomain`` of this app.
+        :param user_profile: a user profile of the domain (its name, or a ``CfnUserProfile`` of this
+            app): the entry goes into its ``UserSettings``. Default: none, the domain's settings.
+        :param space: a space of the domain (its name, or a ``CfnSpace``): the entry goes into its
+            ``SpaceSettings`` (KernelGateway only). Default: none.
+        :param default_space_settings: for a domain target only: list the image in the domain's
+            ``DefaultSpaceSettings`` (shared spaces) instead of ``DefaultUserSettings``. Default: False.
+        """
+        super().__init__(scope, id)
+        owner = validation.ConstructOwner("StudioAttachment", self)
+        _check_kinds(owner, image, app_image_config, version, domain, user_profile, space)
+        if isinstance(domain, str):  # checked whichever way the entry is written
+            validation.check(owner, "domain (DomainId)", domain, validation.DOMAIN_ID)
+        app_type = AppType(app_image_config.app_type)
+        settings = _settings(owner, user_profile, space, default_space_settings)
+        if app_type not in APP_TYPES_IN[settings]:
+            allowed = ", ".join(str(a.value) for a in APP_TYPES_IN[settings])
+            raise validation.ValidationError(
+                f"{owner}: invalid app_image_config: a {app_type.value} config cannot be listed in "
+                f"{settings}, whose CustomImages SageMaker has only for {allowed}"
+            )
+        number = _version_number(owner, image, version)
+        l1 = _l1_target(domain, user_profile, space)
+        # The stack whose template carries the entry: the L1's, or this one's (the custom resource).
+        stack = getattr(image, "_home", None) if scope is cast(object, image) else None
+        stack = stack or Stack.of(self)
+        merged = _MergedTarget.of(l1) if l1 is not None else None
+        carrier = merged.stack if merged is not None else stack
+        _check_environments(owner, stack, carrier, image, app_image_config, version)
+
+        self.image = image
+        self.app_image_config = app_image_config
+        self.app_type = app_type
+        self.settings = settings
+        config_name = app_image_config.app_image_config_name
+        entry: dict[str, Any] = {
+            "ImageName": _name_in(carrier, image, image.image_name),
+            "AppImageConfigName": _name_in(carrier, app_image_config, config_name),
+        }
+        if number is not None:
+            if not isinstance(version, int | float) and _foreign(carrier, version):
+                path = cast(IConstruct, version).node.path
+                raise validation.ValidationError(_FOREIGN_VERSION.format(owner=owner, version=path))
+            entry["ImageVersionNumber"] = number
+        # It waits for the image, the config (by its Ref, or where its name is a literal, explicitly) and
+        # the version it lists: the pinned one, else the image's last version declared so far.
+        waits_for: list[IConstruct] = list(getattr(image, "_image_resources", ()))
+        if entry["AppImageConfigName"] is not config_name:
+            waits_for.append(app_image_config)
+        versions: list[IConstruct] = getattr(image, "_versions", [])
+        if version is not None and not isinstance(version, int | float):
+            waits_for.append(version)
+        elif versions:
+            waits_for.append(versions[-1])
+        elif getattr(image, "_image_resources", None):
+            # A version may still be declared after this: look again at synth.
+            Aspects.of(self).add(_WaitForVersions(self, image))
+        if app_type is AppType.KERNEL_GATEWAY:
+            Annotations.of(self).add_warning_v2(
+                STUDIO_CLASSIC_WARNING,
+                "KernelGateway custom images show only in Studio Classic, which takes no new users; "
+                "the current Studio lists custom images for JupyterLab and CodeEditor",
+            )
+
+        #: The custom resource that lists this entry (shared by the stack's attachments to the same
+        #: existing target), or None when the entry is merged into an L1 of this app.
+        self.resource: CustomResource | None = None
+        if merged is not None:
+            merged.add(owner, image, settings, app_type, entry, waits_for)
+            self._carrier: IConstruct = merged.l1
+        else:
+            member = user_profile if user_profile is not None else space
+            if member is not None:
+                kind, cfn = (
+                    ("user-profile", "UserProfileName")
+                    if user_profile is not None
+                    else ("space", "SpaceName")
+                )
+                assert isinstance(member, str)  # checked above; an L1 member went to the merge
+                validation.check(owner, f"{kind.replace('-', '_')} ({cfn})", member, validation.STUDIO_NAME)
+            target = _ExistingTarget.of(stack, domain, user_profile, space)
+            _Listings.of(stack).add(owner, target.key, settings, app_type, entry["ImageName"], stack)
+            target.add(settings, app_type, entry, waits_for)
+            self.resource = target.resource
+            self._carrier = target.resource
+
+
+@jsii.implements(IAspect)
+class _WaitForVersions:
+    """At synth, for an attachment made before its image had a version: wait for the last version
+    declared by then, or warn that the image has none (SageMaker cannot list an image without one)."""
+
+    def __init__(self, attachment: StudioAttachment, image: IImage) -> None:
+        self._attachment = attachment
+        self._image = image
+        self._done = False
+
+    def visit(self, node: IConstruct) -> None:
+        if self._done:
+            return
+        self._done = True
+        versions = getattr(self._image, "_versions", [])
+        if versions:
+            self._attachment._carrier.node.add_dependency(versions[-1])
+        else:
+            Annotations.of(self._attachment).add_warning_v2(
+                NO_VERSION_WARNING,
+                f"Image {self._image.node.path} has no version in this app and the attachment pins none: "
+                "SageMaker fails to list an image without versions. Add a version, or acknowledge this "
+                "if the image already has versions",
+            )
+
+
+def _l1_target(domain: Target, user_profile: Target | None, space: Target | None) -> CfnResource | None:
+    """The L1 of this app that receives the entry at synth, or None for the custom resource."""
+    if isinstance(user_profile, sagemaker.CfnUserProfile):
+        return user_profile
+    if isinstance(space, sagemaker.CfnSpace):
+        return space
+    if isinstance(domain, sagemaker.CfnDomain) and user_profile is None and space is None:
+        return domain
+    return None

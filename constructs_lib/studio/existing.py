@@ -1,0 +1,115 @@
+"""The per-target resource that lists a stack's entries on one existing domain, user profile or space."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, cast
+from weakref import WeakKeyDictionary
+
+import jsii
+from aws_cdk import (
+    CustomResource,
+    IStableAnyProducer,
+    Lazy,
+    Stack,
+)
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct, IConstruct
+
+from ..enums import AppType
+from ..tokens import identity
+from .contract import RESOURCE_TYPE, SERVICE_TIMEOUT, TARGET_ID_PREFIX
+from .function import StudioProvider
+
+
+class _ExistingTarget(Construct):
+    """A stack's entries on one existing domain, user profile or space, held by one custom resource.
+
+    One resource, not one per attachment: CloudFormation then calls the function once per target per
+    deploy, and the function makes one read-modify-write (one update call, one wait for InService),
+    where resources chained per attachment made one each. The resource's ``CustomImages`` are produced
+    at synth from the entries added here.
+    """
+
+    @classmethod
+    def of(
+        cls,
+        stack: Stack,
+        domain: str | sagemaker.CfnDomain,
+        user_profile: str | sagemaker.CfnUserProfile | None,
+        space: str | sagemaker.CfnSpace | None,
+    ) -> _ExistingTarget:
+        """The stack's construct for this target, made on the first attachment to it."""
+        domain_id = domain.attr_domain_id if isinstance(domain, sagemaker.CfnDomain) else domain
+        member = cast(str | None, user_profile if user_profile is not None else space)
+        kind = "user-profile" if user_profile is not None else "space" if space is not None else "domain"
+        parts = [domain_id, kind] if member is None else [domain_id, kind, member]
+        # Named by what the parts resolve to: a literal and a token that resolves to it are one target.
+        keys = [identity(stack, part) for part in parts]
+        resolved = [json.loads(key) for key in keys]
+        literal = all(isinstance(part, str) for part in resolved)
+        if literal:
+            id = "-".join([TARGET_ID_PREFIX, *(resolved if member is not None else resolved[:1])])
+        else:
+            digest = hashlib.sha256("/".join(keys).encode()).hexdigest()
+            id = f"{TARGET_ID_PREFIX}{digest[:16]}"
+        targets = _TARGETS.setdefault(stack, {})
+        found = targets.get(id)
+        if found is None:
+            found = targets[id] = cls(stack, id, domain_id=domain_id, kind=kind, member=member)
+            # Literal ids name one target app-wide; tokens resolve per stack.
+            found.key = "/".join(resolved) if literal else f"{stack.node.path}/{id}"
+        return found
+
+    key: str  # the target, for the app-wide listings
+
+    def __init__(self, scope: Stack, id: str, *, domain_id: str, kind: str, member: str | None) -> None:
+        super().__init__(scope, id)
+        self._entries: list[dict[str, Any]] = []
+        self._waits_for: set[int] = set()
+        provider = StudioProvider.of(scope)
+        provider.allow(_arn(scope, kind, domain_id if member is None else f"{domain_id}/{member}"))
+        properties: dict[str, Any] = {"DomainId": domain_id}
+        if member is not None:
+            properties["UserProfileName" if kind == "user-profile" else "SpaceName"] = member
+        properties["CustomImages"] = Lazy.any(_Entries(self._entries))
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.function_arn,
+            resource_type=RESOURCE_TYPE,
+            service_timeout=SERVICE_TIMEOUT,
+            properties=properties,
+        )
+        self.resource.node.add_dependency(provider.role)
+
+    def add(
+        self, settings: str, app_type: AppType, entry: dict[str, Any], waits_for: list[IConstruct]
+    ) -> None:
+        """List one more entry (the app's listings have refused duplicates), after what it waits for."""
+        self._entries.append({"Settings": settings, "AppType": app_type.value, **entry})
+        new = [construct for construct in waits_for if id(construct) not in self._waits_for]
+        if new:
+            self._waits_for.update(id(construct) for construct in new)
+            self.resource.node.add_dependency(*new)
+
+
+# The stack's targets by construct id: the same constructs the stack holds, found without the two round
+# trips of node.try_find_child per attachment (36 of the studio bench's, for its 18 existing-target ones).
+_TARGETS: WeakKeyDictionary[Stack, dict[str, _ExistingTarget]] = WeakKeyDictionary()
+
+
+@jsii.implements(IStableAnyProducer)
+class _Entries:
+    """The custom resource's CustomImages, as the attachments added them by synth."""
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self._entries = entries
+
+    def produce(self) -> Any:
+        return self._entries
+
+
+def _arn(stack: Stack, resource: str, name: str) -> str:
+    return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
