@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any
 
 import botocore.session
 from botocore.awsrequest import AWSResponse
@@ -51,6 +51,19 @@ STACK_ID = (
     f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/6c0a4e70-1f2b-11ef-9d3e-0a1b2c3d4e5f"
 )
 FUNCTION_TIMEOUT_MS = 630_000
+STUDIO_TYPE = "Custom::SageMakerStudioCustomImages"  # one per target (0.3.0 on)
+RECONCILE = "reconcile"  # the "SageMakerImageConstructs" value of the scheduled rule's event
+
+
+def stack_id_of(stack_name: str) -> str:
+    """A stack's id as CloudFormation makes it (an ARN ending in a uuid), fixed for a name."""
+    if stack_name == STACK_NAME:
+        return STACK_ID
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()
+    uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{uuid}"
+
+
 LOGGERS = ("", "boto", "boto3", "botocore", "urllib3")  # the levels crhelper's log_helper.setup changes
 
 # kind -> the API's noun, the settings objects it holds, the id parameters beyond DomainId, its ARN
@@ -229,17 +242,25 @@ def _short(logical_id: str) -> str:
 class Resolver:
     """Resolves a template's intrinsics to the physical values CloudFormation would give them."""
 
-    PSEUDO: ClassVar[dict[str, str | None]] = {
-        "AWS::AccountId": ACCOUNT,
-        "AWS::Region": REGION,
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::StackName": STACK_NAME,
-        "AWS::StackId": STACK_ID,
-        "AWS::NoValue": None,
-    }
-
-    def __init__(self, template: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        *,
+        stack_name: str = STACK_NAME,
+        stack_id: str | None = None,
+        exports: dict[str, Any] | None = None,
+    ) -> None:
+        self.stack_name = stack_name
+        self.pseudo: dict[str, str | None] = {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+            "AWS::StackId": stack_id or stack_id_of(stack_name),
+            "AWS::NoValue": None,
+        }
+        self.exports = exports if exports is not None else {}  # the account's exports, by name
         self.resources: dict[str, Any] = template.get("Resources", {})
         self.parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
         # An image's versions are numbered 1, 2, ... in the order they are created.
@@ -253,8 +274,8 @@ class Resolver:
                 self.version_numbers[rid] = seen[image]
 
     def ref(self, rid: str) -> Any:
-        if rid in self.PSEUDO:
-            return self.PSEUDO[rid]
+        if rid in self.pseudo:
+            return self.pseudo[rid]
         if rid in self.parameters:
             return self.parameters[rid]
         resource = self.resources[rid]
@@ -265,7 +286,7 @@ class Resolver:
             return self.get_att(rid, "ImageArn")
         if kind == "AWS::SageMaker::ImageVersion":
             return self.get_att(rid, "ImageVersionArn")
-        return f"{STACK_NAME}-{rid}-{_short(rid)}"
+        return f"{self.stack_name}-{rid}-{_short(rid)}"
 
     def get_att(self, rid: str, attribute: str) -> Any:
         resource = self.resources[rid]
@@ -305,6 +326,11 @@ class Resolver:
                 return self.get_att(rid, attribute)
             if name == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(part)) for part in self.resolve(arg[1]))
+            if name == "Fn::ImportValue":
+                export = str(self.resolve(arg))
+                if export not in self.exports:
+                    raise DeployFailed(f"No export named {export} (deploy the exporting stack first)")
+                return self.exports[export]
             if name == "Fn::Select":
                 return self.resolve(arg[1])[int(self.resolve(arg[0]))]
             if name == "Fn::Split":
@@ -376,10 +402,12 @@ def dependency_order(template: dict[str, Any]) -> list[str]:
     return order
 
 
-def studio_properties(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def studio_properties(
+    template: dict[str, Any], resolver: Resolver | None = None
+) -> dict[str, dict[str, Any]]:
     """The Studio custom resources of a template, in dependency order, with their properties as
     CloudFormation sends them (resolved, every scalar a string)."""
-    resolver = Resolver(template)
+    resolver = resolver or Resolver(template)
     resources = template.get("Resources", {})
     return {
         rid: as_strings(resolver.resolve(resources[rid].get("Properties", {})))
@@ -388,9 +416,10 @@ def studio_properties(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def catalog_of(*templates: dict[str, Any]) -> Catalog:
-    """The images (with their version numbers) and app image configs the templates create."""
-    catalog = Catalog()
+def catalog_of(*templates: dict[str, Any], catalog: Catalog | None = None) -> Catalog:
+    """The images (with their version numbers) and app image configs the templates create (added to
+    ``catalog`` when given)."""
+    catalog = catalog or Catalog()
     for template in templates:
         resolver = Resolver(template)
         for rid, resource in template.get("Resources", {}).items():
@@ -426,25 +455,57 @@ def targets_of(properties: dict[str, dict[str, Any]]) -> set[tuple[str, str, str
 # --- the function ------------------------------------------------------------------------------------------
 
 
-def load_handler(folder: Path, module_name: str | None = None) -> ModuleType:
-    """``<folder>/index.py`` loaded by path, with ``<folder>/../shared`` importable as in Lambda."""
+def _own_modules(folder: Path) -> set[str]:
+    """The top-level modules a handler folder brings: its files beside index.py, and the shared ones."""
+    return {
+        path.stem
+        for where in (folder, folder.parent / "shared")
+        for path in where.glob("*.py")
+        if path.stem != "index"
+    }
+
+
+def load_handler(folder: Path, module_name: str | None = None, *, isolated: bool = False) -> ModuleType:
+    """``<folder>/index.py`` loaded by path, with ``<folder>/../shared`` importable as in Lambda.
+
+    ``isolated``: the handler of another version (an older commit's files), loaded beside this checkout's:
+    its own ``custom_resource`` and sibling modules are imported from its folders and then taken out of
+    ``sys.modules`` again (what was there before is put back); :func:`wired` puts them in for each of its
+    invocations. Without it, a ``custom_resource`` already imported must be this folder's.
+    """
     shared = folder.parent / "shared"
-    loaded = sys.modules.get("custom_resource")
-    if loaded is not None:
-        assert Path(str(loaded.__file__)).resolve() == (shared / "custom_resource.py").resolve(), (
-            f"custom_resource is already loaded from {loaded.__file__}, not {shared}"
-        )
-    elif str(shared) not in sys.path:
-        sys.path.insert(0, str(shared))
-    # The handler's own modules beside index.py, importable as in Lambda (its folder is the task root).
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    name = module_name or f"deploy_sim_{folder.name}_index"
+    own = _own_modules(folder)
+    if isolated:
+        saved_modules = {name: sys.modules.pop(name) for name in own if name in sys.modules}
+        saved_path = list(sys.path)
+        sys.path[:0] = [str(folder), str(shared)]
+    else:
+        loaded = sys.modules.get("custom_resource")
+        if loaded is not None:
+            assert Path(str(loaded.__file__)).resolve() == (shared / "custom_resource.py").resolve(), (
+                f"custom_resource is already loaded from {loaded.__file__}, not {shared}"
+            )
+        elif str(shared) not in sys.path:
+            sys.path.insert(0, str(shared))
+        # The handler's own modules beside index.py, importable as in Lambda (its folder is the task root).
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    suffix = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8] if isolated else ""
+    name = module_name or f"deploy_sim_{folder.name}_index{suffix and '_' + suffix}"
     spec = importlib.util.spec_from_file_location(name, folder / "index.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    with logging_levels_restored():
-        spec.loader.exec_module(module)
+    try:
+        with logging_levels_restored():
+            spec.loader.exec_module(module)
+        # Which module objects this handler runs with, for wired() to put in place.
+        module._deploy_sim_modules = {n: sys.modules[n] for n in own if n in sys.modules}  # type: ignore[attr-defined]
+    finally:
+        if isolated:
+            for gone in own:
+                sys.modules.pop(gone, None)
+            sys.modules.update(saved_modules)
+            sys.path[:] = saved_path
     return module
 
 
@@ -491,11 +552,54 @@ class FakeContext:
         return int(FUNCTION_TIMEOUT_MS - (self._clock() - self._started) * 1000)
 
 
+class ParameterStore:
+    """SSM Parameter Store as moto keeps it (make it, and deploy, inside moto's ``mock_aws()``).
+
+    ``client`` is what the handler's ``custom_resource.SSM`` is set to for each invocation; every call
+    it makes is appended to ``calls`` (operation names). :meth:`parameters` reads without counting.
+    One store is one account: every stack's deployer may share it.
+    """
+
+    def __init__(self) -> None:
+        import boto3  # type: ignore[import-untyped]  # only here: the bench of an old checkout needs none
+
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        self.client = session.client("ssm")
+        self._reader = session.client("ssm")
+        self.calls: list[str] = []
+        self.client.meta.events.register("before-call.ssm", self._count, unique_id="deploy-sim-ssm-count")
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    def parameters(self, path: str = "/") -> dict[str, str]:
+        """Every parameter under ``path`` (recursively), name -> value."""
+        found: dict[str, str] = {}
+        for page in self._reader.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True):
+            found.update({p["Name"]: p["Value"] for p in page["Parameters"]})
+        return found
+
+
 @contextlib.contextmanager
-def wired(handler: ModuleType, sagemaker: FakeSageMaker, clock: FakeClock) -> Iterator[list[dict[str, Any]]]:
-    """The handler's module talking to the fake client and clock, its answers captured (then undone)."""
-    shared = sys.modules["custom_resource"]
-    saved = {name: getattr(shared, name) for name in ("SAGEMAKER", "clock", "sleep")}
+def wired(
+    handler: ModuleType,
+    sagemaker: FakeSageMaker,
+    clock: FakeClock,
+    ssm: ParameterStore | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """The handler's module talking to the fake client, the parameter store and the clock, its answers
+    captured (then undone); the handler's own ``custom_resource`` (and sibling modules) in
+    ``sys.modules`` meanwhile."""
+    modules: dict[str, ModuleType] = getattr(
+        handler, "_deploy_sim_modules", {"custom_resource": sys.modules["custom_resource"]}
+    )
+    saved_modules = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    shared = modules["custom_resource"]
+    names = ("SAGEMAKER", "clock", "sleep", *(("SSM",) if hasattr(shared, "SSM") else ()))
+    saved = {name: getattr(shared, name) for name in names}
     module_saved = {
         name: getattr(handler, name)
         for name in ("clock", "sleep")
@@ -510,53 +614,126 @@ def wired(handler: ModuleType, sagemaker: FakeSageMaker, clock: FakeClock) -> It
         )
 
     shared.SAGEMAKER, shared.clock, shared.sleep = sagemaker.client, clock, clock.sleep
+    if "SSM" in saved:
+        # No store: a client made now would reach AWS, so the handler may not make one (it stays None
+        # only if this run never needs Parameter Store).
+        shared.SSM = ssm.client if ssm is not None else None
     for name in module_saved:
         setattr(handler, name, clock if name == "clock" else clock.sleep)
     helper._send = send
     try:
         with logging_levels_restored():
             yield answers
+        if ssm is None and "SSM" in saved and shared.SSM is not None:
+            raise AssertionError("the handler made its own SSM client: give the Deployer a ParameterStore")
     finally:
         del helper._send
         for name, value in saved.items():
             setattr(shared, name, value)
         for name, value in module_saved.items():
             setattr(handler, name, value)
+        for name, module in saved_modules.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 class DeployFailed(AssertionError):
-    pass
+    def __init__(self, message: str, physical_id: str | None = None) -> None:
+        super().__init__(message)
+        self.physical_id = physical_id  # what a FAILED answer gave (a failed Create's rollback deletes it)
 
 
 @dataclass
 class Phase:
-    """What one stack operation cost: invocations, and the SageMaker calls by target and operation."""
+    """What one stack operation cost: invocations, and the SageMaker and SSM calls by target and operation.
+
+    ``invocations_calls``: for each invocation, its request, target (physical id, when known) and the
+    SageMaker and SSM calls it made. ``results``: what reconcile invocations returned.
+    """
 
     invocations: int = 0
     updates: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
+    ssm: Counter[str] = field(default_factory=Counter)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (RequestType, LogicalResourceId)
+    invocation_calls: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "invocations": self.invocations,
             "updates": dict(sorted(self.updates.items())),
             "calls": dict(sorted(self.calls.items())),
+            "ssm": dict(sorted(self.ssm.items())),
             "requests": self.requests,
+            "invocation_calls": self.invocation_calls,
         }
+
+    def count(
+        self,
+        request: str,
+        rid: str,
+        target: str | None,
+        sagemaker: FakeSageMaker,
+        ssm: ParameterStore | None,
+        before: tuple[int, Counter[str], int],
+    ) -> None:
+        calls_before, updates_before, ssm_before = before
+        calls = Counter(name for name, _ in sagemaker.calls[calls_before:])
+        ssm_calls = Counter(ssm.calls[ssm_before:] if ssm is not None else [])
+        self.invocations += 1
+        self.requests.append((request, rid))
+        self.updates.update(sagemaker.updates - updates_before)
+        self.calls.update(calls)
+        self.ssm.update(ssm_calls)
+        self.invocation_calls.append(
+            {"request": request, "resource": rid, "target": target, "sagemaker": calls, "ssm": ssm_calls}
+        )
 
 
 class Deployer:
-    """CloudFormation for one stack's Studio custom resources, with one handler behind them."""
+    """CloudFormation for one stack's Studio custom resources, with one handler behind them.
 
-    def __init__(self, handler: ModuleType, sagemaker: FakeSageMaker) -> None:
+    Several deployers (stacks, apps) may share one :class:`FakeSageMaker`, one :class:`ParameterStore`
+    and one ``exports`` dict (the account's); each sends its own stack id. ``handler`` may be swapped
+    between deploys (a library upgrade replaces the function's code before the stack's resources run).
+    A failed create or update is rolled back as CloudFormation does (``rollback=False`` to leave it).
+    """
+
+    def __init__(
+        self,
+        handler: ModuleType,
+        sagemaker: FakeSageMaker,
+        *,
+        stack_name: str = STACK_NAME,
+        stack_id: str | None = None,
+        ssm: ParameterStore | None = None,
+        exports: dict[str, Any] | None = None,
+    ) -> None:
         self.handler = handler
         self.sagemaker = sagemaker
+        self.ssm = ssm
+        self.stack_name = stack_name
+        self.stack_id = stack_id or stack_id_of(stack_name)
+        self.exports = exports if exports is not None else {}
         self.clock = FakeClock()
         self.template: dict[str, Any] = {"Resources": {}}
         self.physical: dict[str, str] = {}
         self.properties: dict[str, dict[str, Any]] = {}
+        self._exported: set[str] = set()
         self._requests = itertools.count(1)
+
+    def resolver(self, template: dict[str, Any]) -> Resolver:
+        return Resolver(template, stack_name=self.stack_name, stack_id=self.stack_id, exports=self.exports)
+
+    def _before(self) -> tuple[int, Counter[str], int]:
+        return (
+            len(self.sagemaker.calls),
+            Counter(self.sagemaker.updates),
+            len(self.ssm.calls) if self.ssm else 0,
+        )
 
     def _invoke(
         self,
@@ -575,7 +752,7 @@ class Deployer:
             "RequestType": request_type,
             "ServiceToken": properties.get("ServiceToken", ""),
             "ResponseURL": f"https://cloudformation-custom-resource-response.fake/{request_id}",
-            "StackId": STACK_ID,
+            "StackId": self.stack_id,
             "RequestId": request_id,
             "LogicalResourceId": rid,
             "ResourceType": resource_type,
@@ -585,41 +762,67 @@ class Deployer:
             event["PhysicalResourceId"] = physical_id
         if old is not None:
             event["OldResourceProperties"] = copy.deepcopy(old)
-        calls_before = len(self.sagemaker.calls)
-        updates_before = Counter(self.sagemaker.updates)
-        with wired(self.handler, self.sagemaker, self.clock) as answers:
+        before = self._before()
+        with wired(self.handler, self.sagemaker, self.clock, self.ssm) as answers:
             self.handler.handler(event, FakeContext(request_id, self.clock))
-        phase.invocations += 1
-        phase.requests.append((request_type, rid))
-        phase.updates.update(self.sagemaker.updates - updates_before)
-        phase.calls.update(name for name, _ in self.sagemaker.calls[calls_before:])
+        answered = answers[0].get("PhysicalResourceId") if len(answers) == 1 else None
+        phase.count(request_type, rid, answered or physical_id, self.sagemaker, self.ssm, before)
         if len(answers) != 1:
             raise DeployFailed(f"{request_type} {rid}: {len(answers)} answers, expected one")
         answer = answers[0]
         if answer["Status"] != "SUCCESS":
-            raise DeployFailed(f"{request_type} {rid} FAILED: {answer['Reason']}")
+            raise DeployFailed(f"{request_type} {rid} FAILED: {answer['Reason']}", answered)
         return str(answer["PhysicalResourceId"])
 
-    def create(self, template: dict[str, Any]) -> Phase:
+    def create(self, template: dict[str, Any], *, rollback: bool = True) -> Phase:
         assert not self.physical, "create once, then update"
-        return self.update(template)
+        return self.update(template, rollback=rollback)
 
-    def update(self, template: dict[str, Any]) -> Phase:
-        """Move the stack to ``template``: creates and updates in order, then the clean-up deletes."""
+    def update(self, template: dict[str, Any], *, rollback: bool = True) -> Phase:
+        """Move the stack to ``template``: creates and updates in order, then the clean-up deletes.
+
+        A Create or Update that fails rolls the deploy back (``rollback``): each resource updated in it,
+        the failed one included, gets an Update back to its old properties, then each resource created
+        in it (the failed one with the id it answered) a Delete, in reverse order; the stack stays as it
+        was, and :class:`DeployFailed` is raised with the first reason (``phase`` and ``rollback_phase``
+        on it).
+        """
         phase = Phase()
-        new = studio_properties(template)
+        new = studio_properties(template, self.resolver(template))
         cleanup: list[tuple[str, str, dict[str, Any], str]] = []  # (rid, type, properties, physical id)
-        for rid, props in new.items():
-            resource_type = template["Resources"][rid]["Type"]
-            if rid not in self.properties:
-                self.physical[rid] = self._invoke(phase, "Create", rid, resource_type, props)
-            elif props != self.properties[rid]:
-                old_id = self.physical[rid]
-                self.physical[rid] = self._invoke(
-                    phase, "Update", rid, resource_type, props, old=self.properties[rid], physical_id=old_id
-                )
-                if self.physical[rid] != old_id:  # a replacement: the old one goes in the clean-up
-                    cleanup.append((rid, resource_type, self.properties[rid], old_id))
+        created: list[tuple[str, str, dict[str, Any], str | None]] = []
+        updated: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = []
+        physical = dict(self.physical)
+        try:
+            for rid, props in new.items():
+                resource_type = template["Resources"][rid]["Type"]
+                if rid not in self.properties:
+                    try:
+                        physical[rid] = self._invoke(phase, "Create", rid, resource_type, props)
+                    except DeployFailed as failed:
+                        created.append((rid, resource_type, props, failed.physical_id))
+                        raise
+                    created.append((rid, resource_type, props, physical[rid]))
+                elif props != self.properties[rid]:
+                    old_id = physical[rid]
+                    updated.append((rid, resource_type, self.properties[rid], props, old_id))
+                    physical[rid] = self._invoke(
+                        phase,
+                        "Update",
+                        rid,
+                        resource_type,
+                        props,
+                        old=self.properties[rid],
+                        physical_id=old_id,
+                    )
+                    if physical[rid] != old_id:  # a replacement: the old one goes in the clean-up
+                        cleanup.append((rid, resource_type, self.properties[rid], old_id))
+        except DeployFailed as failed:
+            if rollback:
+                failed.phase = phase  # type: ignore[attr-defined]
+                failed.rollback_phase = self._roll_back(created, updated)  # type: ignore[attr-defined]
+            raise
+        self.physical = physical
         for rid in reversed(list(self.properties)):
             if rid not in new:
                 resource_type = self.template["Resources"][rid]["Type"]
@@ -627,7 +830,33 @@ class Deployer:
         for rid, resource_type, props, physical_id in cleanup:
             self._invoke(phase, "Delete", rid, resource_type, props, physical_id=physical_id)
         self.template, self.properties = template, new
+        self._publish(template)
         return phase
+
+    def _roll_back(
+        self,
+        created: list[tuple[str, str, dict[str, Any], str | None]],
+        updated: list[tuple[str, str, dict[str, Any], dict[str, Any], str]],
+    ) -> Phase:
+        phase = Phase()
+        for rid, resource_type, old, new, physical_id in reversed(updated):
+            self._invoke(phase, "Update", rid, resource_type, old, old=new, physical_id=physical_id)
+        for rid, resource_type, props, physical_id in reversed(created):
+            if physical_id is not None:
+                self._invoke(phase, "Delete", rid, resource_type, props, physical_id=physical_id)
+        return phase
+
+    def _publish(self, template: dict[str, Any]) -> None:
+        """The stack's exports, into the account's (those it no longer has, out)."""
+        for name in self._exported:
+            self.exports.pop(name, None)
+        resolver = self.resolver(template)
+        self._exported = set()
+        for output in template.get("Outputs", {}).values():
+            if "Export" in output:
+                name = str(resolver.resolve(output["Export"]["Name"]))
+                self.exports[name] = resolver.resolve(output["Value"])
+                self._exported.add(name)
 
     def delete(self) -> Phase:
         phase = Phase()
@@ -636,7 +865,93 @@ class Deployer:
             physical_id = self.physical.pop(rid)
             self._invoke(phase, "Delete", rid, resource_type, self.properties[rid], physical_id=physical_id)
         self.template, self.properties = {"Resources": {}}, {}
+        self._publish(self.template)
         return phase
+
+    # --- the scheduled reconciliation ------------------------------------------------------------------
+
+    def reconcile_events(self, template: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The events the template's scheduled rules send the Studio function (``template``: the stack's
+        current one), each rule checked as EventBridge and CloudFormation would need it.
+
+        A rule counts when it has a ``ScheduleExpression`` and ``Targets``; each target's ``Input`` is
+        resolved (``Ref AWS::StackId`` is this stack's id) and decoded. Checked: the target is the
+        function behind the Studio resources, EventBridge may invoke it (an ``AWS::Lambda::Permission``
+        for ``events.amazonaws.com`` with the rule's ARN), the rule is enabled, the event names this
+        stack, the rule ``DependsOn`` every per-target resource it lists, and the rules together list
+        every per-target resource of the stack.
+        """
+        template = self.template if template is None else template
+        resources = template.get("Resources", {})
+        resolver = self.resolver(template)
+        studio = studio_properties(template, resolver)
+        by_target = {}
+        for rid, props in studio.items():
+            if resources[rid]["Type"] == STUDIO_TYPE:
+                by_target[_physical_id(props)] = rid
+        functions = {props.get("ServiceToken") for props in studio.values()}
+        permissions = [
+            resolver.resolve(r.get("Properties", {}))
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::Permission"
+        ]
+        events: list[dict[str, Any]] = []
+        listed: set[str] = set()
+        for rid in dependency_order(template):
+            resource = resources[rid]
+            props = resource.get("Properties", {})
+            if resource["Type"] != "AWS::Events::Rule" or "ScheduleExpression" not in props:
+                continue
+            assert props.get("State", "ENABLED") == "ENABLED", f"rule {rid} is {props['State']}"
+            depends = resource.get("DependsOn", [])
+            depends = {depends} if isinstance(depends, str) else set(depends)
+            rule_arn = resolver.get_att(rid, "Arn")
+            for target in props.get("Targets", []):
+                arn = resolver.resolve(target["Arn"])
+                assert arn in functions, f"rule {rid} targets {arn}, not the Studio function {functions}"
+                assert any(
+                    p.get("Principal") == "events.amazonaws.com"
+                    and p.get("Action") == "lambda:InvokeFunction"
+                    and p.get("SourceArn") == rule_arn
+                    and p.get("FunctionName") in (arn, arn.rsplit(":", 1)[-1])
+                    for p in permissions
+                ), f"rule {rid}: no AWS::Lambda::Permission lets EventBridge invoke {arn}"
+                event = json.loads(str(resolver.resolve(target["Input"])))
+                assert event.get("SageMakerImageConstructs") == RECONCILE, event
+                assert event.get("StackId") == self.stack_id, (event.get("StackId"), self.stack_id)
+                for physical_id in event["Targets"]:
+                    assert physical_id in by_target, f"rule {rid} lists {physical_id}: no resource of it"
+                    assert by_target[physical_id] in depends, (
+                        f"rule {rid} lists {physical_id} but does not DependsOn {by_target[physical_id]}"
+                    )
+                listed.update(event["Targets"])
+                events.append(event)
+        assert listed == set(by_target), f"rules list {sorted(listed)}, resources are {sorted(by_target)}"
+        return events
+
+    def reconcile(self, events: list[dict[str, Any]] | None = None) -> Phase:
+        """Invoke the function with each scheduled event (:meth:`reconcile_events` unless given), as
+        EventBridge does: the event alone, no CloudFormation answer expected; the results in ``results``."""
+        phase = Phase()
+        for event in self.reconcile_events() if events is None else events:
+            n = next(self._requests)
+            request_id = f"7e2d9c1b-0000-4000-8000-{n:012d}"
+            before = self._before()
+            with wired(self.handler, self.sagemaker, self.clock, self.ssm) as answers:
+                result = self.handler.handler(copy.deepcopy(event), FakeContext(request_id, self.clock))
+            phase.count(RECONCILE, ",".join(event.get("Targets", [])), None, self.sagemaker, self.ssm, before)
+            assert answers == [], f"a scheduled run answered CloudFormation: {answers}"
+            phase.results.append(result)
+        return phase
+
+
+def _physical_id(props: dict[str, Any]) -> str:
+    """The per-target resource's physical id (docs/studio-custom-resource.md), from its properties."""
+    if "UserProfileName" in props:
+        return f"{props['DomainId']}/user-profile/{props['UserProfileName']}"
+    if "SpaceName" in props:
+        return f"{props['DomainId']}/space/{props['SpaceName']}"
+    return f"{props['DomainId']}/domain"
 
 
 def simulate(
@@ -647,28 +962,42 @@ def simulate(
     """Create with ``templates[0]``, update to each next one, delete; every target the templates name
     exists beforehand (with ``seed``'s settings where given, by :func:`target_key`).
 
-    Returns each phase's figures (``create``, ``update``, ``update2``..., ``delete``), the targets'
-    settings after each phase, and the Studio resources of each template.
+    Returns each phase's figures (``create``, ``update``, ``update2``..., ``delete``, and ``reconcile``
+    after the last update when the template has scheduled rules), the targets' settings after each phase,
+    and the Studio resources of each template. Parameter Store is moto's (inside ``mock_aws``).
     """
+    from moto import mock_aws
+
     handler = load_handler(lambda_folder)
     properties = [studio_properties(template) for template in templates]
     fake = FakeSageMaker(catalog_of(*templates))
     for domain_id, kind, name in sorted(set().union(*(targets_of(p) for p in properties)), key=str):
         key = target_key(domain_id, kind, name)
         fake.add(domain_id, kind, name, **(seed or {}).get(key, {}))
-    deployer = Deployer(handler, fake)
     report: dict[str, Any] = {"resources": [len(p) for p in properties], "phases": {}, "states": {}}
-    for n, template in enumerate(templates):
-        name = "create" if n == 0 else "update" if n == 1 else f"update{n}"
-        report["phases"][name] = (deployer.create if n == 0 else deployer.update)(template).as_dict()
-        report["states"][name] = {key: fake.settings(key) for key in fake.targets}
-    report["phases"]["delete"] = deployer.delete().as_dict()
-    report["states"]["delete"] = {key: fake.settings(key) for key in fake.targets}
+    with mock_aws():
+        deployer = Deployer(handler, fake, ssm=ParameterStore())
+        for n, template in enumerate(templates):
+            name = "create" if n == 0 else "update" if n == 1 else f"update{n}"
+            report["phases"][name] = (deployer.create if n == 0 else deployer.update)(template).as_dict()
+            report["states"][name] = {key: fake.settings(key) for key in fake.targets}
+        if any(_is_schedule(r) for r in deployer.template.get("Resources", {}).values()):
+            report["phases"]["reconcile"] = deployer.reconcile().as_dict()
+        report["phases"]["delete"] = deployer.delete().as_dict()
+        report["states"]["delete"] = {key: fake.settings(key) for key in fake.targets}
     report["targets"] = sorted(fake.targets)
     return report
+
+
+def _is_schedule(resource: dict[str, Any]) -> bool:
+    return resource["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in resource.get("Properties", {})
 
 
 if __name__ == "__main__":
     # ``deploy_sim.py LAMBDA_FOLDER TEMPLATE.json [TEMPLATE2.json ...]``: the report as JSON.
     folder, *paths = sys.argv[1:]
-    print(json.dumps(simulate(Path(folder), [json.loads(Path(p).read_text()) for p in paths]), indent=1))
+    print(
+        json.dumps(
+            simulate(Path(folder), [json.loads(Path(p).read_text()) for p in paths]), indent=1, default=dict
+        )
+    )
