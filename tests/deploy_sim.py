@@ -582,6 +582,11 @@ class ParameterStore:
         return found
 
 
+class _NoParameterStore:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"SSM {name}: the deployer has no ParameterStore (make one inside mock_aws())")
+
+
 @contextlib.contextmanager
 def wired(
     handler: ModuleType,
@@ -614,18 +619,14 @@ def wired(
         )
 
     shared.SAGEMAKER, shared.clock, shared.sleep = sagemaker.client, clock, clock.sleep
-    if "SSM" in saved:
-        # No store: a client made now would reach AWS, so the handler may not make one (it stays None
-        # only if this run never needs Parameter Store).
-        shared.SSM = ssm.client if ssm is not None else None
+    if "SSM" in saved:  # without a store, a client the handler made would reach AWS: refuse its use
+        shared.SSM = ssm.client if ssm is not None else _NoParameterStore()
     for name in module_saved:
         setattr(handler, name, clock if name == "clock" else clock.sleep)
     helper._send = send
     try:
         with logging_levels_restored():
             yield answers
-        if ssm is None and "SSM" in saved and shared.SSM is not None:
-            raise AssertionError("the handler made its own SSM client: give the Deployer a ParameterStore")
     finally:
         del helper._send
         for name, value in saved.items():

@@ -10,12 +10,15 @@ for each of the three, and a delete that leaves only the entries someone else wr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import deploy_sim
-from deploy_sim import Deployer, FakeSageMaker, catalog_of, target_key
+import pytest
+from deploy_sim import Deployer, FakeSageMaker, ParameterStore, catalog_of, target_key
+from moto import mock_aws
 
 from constructs_lib import (
     AppImageConfig,
@@ -79,11 +82,20 @@ def synth(tmp_path: Path, *, version: int) -> dict[str, Any]:
     return dict(app.synth().get_stack_by_name("StudioDeploy").template)
 
 
+@pytest.fixture
+def parameter_store() -> Iterator[ParameterStore]:
+    """SSM Parameter Store, where the function keeps what each stack declared (moto's)."""
+    with mock_aws():
+        yield ParameterStore()
+
+
 def listed(state: dict[str, Any], settings: str, app: str) -> list[dict[str, Any]]:
     return list(state.get(settings, {}).get(f"{app}AppSettings", {}).get("CustomImages", []))
 
 
-def test_deploy_update_delete_make_one_update_call_per_target(tmp_path: Path) -> None:
+def test_deploy_update_delete_make_one_update_call_per_target(
+    tmp_path: Path, parameter_store: ParameterStore
+) -> None:
     first, second = synth(tmp_path, version=1), synth(tmp_path, version=2)
     catalog = catalog_of(first, second)  # the images, versions and configs the app creates
     # The configs' physical names (generated from the stack and path), by app type.
@@ -106,7 +118,7 @@ def test_deploy_update_delete_make_one_update_call_per_target(tmp_path: Path) ->
         PROFILE,
         UserSettings={"KernelGatewayAppSettings": {"CustomImages": [THEIR_KERNEL]}},
     )
-    deployer = Deployer(deploy_sim.load_handler(HANDLER), sagemaker)
+    deployer = Deployer(deploy_sim.load_handler(HANDLER), sagemaker, ssm=parameter_store)
 
     created = deployer.create(first)
     domain, profile = sagemaker.settings(DOMAIN_KEY), sagemaker.settings(PROFILE_KEY)
