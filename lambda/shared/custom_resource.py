@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 # Throttling and transient errors are botocore's job; "standard" mode retries them with backoff.
 BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 8})
 SAGEMAKER: Any = None  # made by sagemaker() on first use; tests put a stubbed client here
+SSM: Any = None  # made by ssm() on first use (the Studio function's ledger); tests reset it
 
 # ResourceInUse (a concurrent change, a resource still busy) is ours to retry, bounded so that crhelper
 # still has time to answer: at most MAX_ATTEMPTS calls, and no sleep that would end after the
@@ -36,6 +37,7 @@ SAFETY_MARGIN_SECONDS = 30.0
 MAX_DELAY_SECONDS = 30.0  # delays double from 1 s up to this, each times a random 0.5-1 (jitter)
 sleep: Callable[[float], None] = time.sleep  # patched by tests
 clock: Callable[[], float] = time.monotonic  # patched by tests
+GENERATED_TAIL = re.compile(r"[A-Z0-9]{8}", re.ASCII)  # crhelper's random end of a made-up physical id
 
 
 def sagemaker() -> Any:
@@ -48,6 +50,14 @@ def sagemaker() -> Any:
     if SAGEMAKER is None:
         SAGEMAKER = boto3.client("sagemaker", config=BOTO_CONFIG)
     return SAGEMAKER
+
+
+def ssm() -> Any:
+    """The SSM client (Parameter Store), made on first use like :func:`sagemaker`."""
+    global SSM
+    if SSM is None:
+        SSM = boto3.client("ssm", config=BOTO_CONFIG)
+    return SSM
 
 
 def cfn_resource() -> CfnResource:
@@ -137,13 +147,30 @@ def make_physical_id(*parts: str) -> str:
     return "/".join(parts)
 
 
+def generated_by_crhelper(event: Mapping[str, Any]) -> bool:
+    """Whether the event's physical id is one crhelper makes up when a Create fails before naming one:
+    ``<stack name>_<logical id>_<8 uppercase letters or digits>``."""
+    stack = str(event.get("StackId", "")).split("/")
+    if len(stack) < 2:
+        return False
+    head = f"{stack[1]}_{event.get('LogicalResourceId', '')}_"
+    physical_id = str(event.get("PhysicalResourceId", ""))
+    return physical_id.startswith(head) and bool(GENERATED_TAIL.fullmatch(physical_id[len(head) :]))
+
+
 def parse_physical_id(event: Mapping[str, Any], pattern: re.Pattern[str]) -> re.Match[str] | None:
     """The event's physical id matched against the handler's own form, or None if it is not ours.
 
-    Not ours means the id crhelper generated for a Create that failed; CloudFormation's rollback then
-    deletes it, and there is nothing to undo.
+    Not ours is usually the id crhelper generated for a Create that failed (CloudFormation's rollback
+    then deletes it, and there is nothing to undo); the log line says so only when the id looks like one.
     """
     match = pattern.fullmatch(str(event.get("PhysicalResourceId", "")))
     if not match:
-        logger.info("Physical id is not ours (a failed Create's): nothing to delete")
+        if generated_by_crhelper(event):
+            logger.info("Physical id is not ours (a failed Create's, made up by crhelper): nothing to delete")
+        else:
+            logger.info(
+                "Physical id %s is not ours (not of this function's form): nothing to delete",
+                show(event.get("PhysicalResourceId")),
+            )
     return match
