@@ -12,6 +12,7 @@ one. The ``index``, ``sagemaker`` and ``cfn`` fixtures follow that choice.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import ssl
@@ -23,11 +24,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 import trustme
 from botocore.stub import Stubber
 from crhelper import CfnResource
 from deploy_sim import logging_levels_restored  # crhelper changes the root logger's level
+from moto import mock_aws
 
 LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
 ALIASES = "image_version_aliases"
@@ -86,7 +89,8 @@ def index(handlers: dict[str, ModuleType], handler_name: str) -> ModuleType:
 def shared(handlers: dict[str, ModuleType]) -> ModuleType:
     """The one ``custom_resource`` module both handlers imported."""
     module = sys.modules["custom_resource"]
-    assert all(vars(handler)["sagemaker"] is module.sagemaker for handler in handlers.values())
+    users = [handlers[ALIASES], sys.modules["studio_entries"]]  # the Studio handler's calls live there
+    assert all(vars(user)["sagemaker"] is module.sagemaker for user in users)
     return module
 
 
@@ -300,6 +304,103 @@ def sagemaker(shared: ModuleType, handler_name: str) -> Iterator[SageMakerStub]:
         yield (StudioStub if handler_name == STUDIO else SageMakerStub)(stubber)
 
 
+LEDGER = "/sagemaker-image-constructs/studio"
+
+
+def owner_hash(stack_id: str, logical_id: str) -> str:
+    """The contract's owner hash, computed here independently of the handler."""
+    return hashlib.sha256(f"{stack_id}/{logical_id}".encode()).hexdigest()[:16]
+
+
+class Ledger:
+    """moto's Parameter Store (the real semantics, in memory) as the Studio handler's ledger.
+
+    ``calls`` lists (operation, params) of every call the handler's own SSM client made; ``seed``,
+    ``record`` and ``names`` use a client of their own, so they are not counted.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def names(self, under: str = LEDGER) -> list[str]:
+        pages = self.client.get_paginator("get_parameters_by_path").paginate(Path=under, Recursive=True)
+        return sorted(p["Name"] for page in pages for p in page["Parameters"])
+
+    def value(self, name: str) -> str:
+        return str(self.client.get_parameter(Name=name)["Parameter"]["Value"])
+
+    def put(self, name: str, value: str) -> None:
+        self.client.put_parameter(Name=name, Value=value, Type="String", Tier="Standard", Overwrite=True)
+
+    def parts(self, physical_id: str, stack_id: str, logical_id: str) -> list[str]:
+        """The parameter names of one owner's record, in order of n."""
+        under = f"{LEDGER}/{physical_id}/{owner_hash(stack_id, logical_id)}"
+        return sorted(self.names(under), key=lambda name: int(name.rsplit("/", 1)[1]))
+
+    def record(self, physical_id: str, stack_id: str, logical_id: str) -> dict[str, Any] | None:
+        """One owner's record, its parts joined and decoded; None if it has none."""
+        parts = self.parts(physical_id, stack_id, logical_id)
+        return json.loads("".join(self.value(name) for name in parts)) if parts else None
+
+    def seed(
+        self,
+        physical_id: str,
+        stack_id: str,
+        logical_id: str,
+        entries: list[dict[str, Any]],
+        size: int = 4096,
+    ) -> list[str]:
+        """Write another owner's record as the contract lays it out; returns its parameter names."""
+        text = json.dumps(
+            {"StackId": stack_id, "LogicalResourceId": logical_id, "Entries": entries}, separators=(",", ":")
+        )
+        names = []
+        for n, at in enumerate(range(0, len(text), size)):
+            names.append(f"{LEDGER}/{physical_id}/{owner_hash(stack_id, logical_id)}/{n}")
+            self.put(names[-1], text[at : at + size])
+        return names
+
+
+@pytest.fixture(scope="session")
+def ssm_clients(handlers: dict[str, ModuleType]) -> tuple[Any, Any]:
+    """Two SSM clients made once (a client costs 0.1-0.3 s): one put in the handler's place, one for
+    the tests' own reads and seeds. Either reaches only moto: every test that runs the Studio handler
+    is inside ``mock_aws``."""
+    return boto3.client("ssm", region_name="us-east-1"), boto3.client("ssm", region_name="us-east-1")
+
+
+@pytest.fixture(autouse=True)
+def ssm(
+    shared: ModuleType, handler_name: str, ssm_clients: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Ledger | None]:
+    """For the Studio handler: moto's SSM (a fresh, empty store per test) for its ledger, its client
+    reset after the test. Every SSM call is recorded, and checked against SSM_ACTIONS."""
+    if handler_name != STUDIO:
+        yield None
+        return
+    client, own = ssm_clients
+    ledger = Ledger(own)
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        ledger.calls.append((model.name, json.loads(json.dumps(params))))
+
+    with mock_aws():
+        monkeypatch.setattr(shared, "SSM", client)
+        client.meta.events.register("before-parameter-build.ssm", record, unique_id="test-record-ssm")
+        try:
+            yield ledger
+        finally:
+            client.meta.events.unregister("before-parameter-build.ssm", unique_id="test-record-ssm")
+            monkeypatch.setattr(shared, "SSM", None)
+    actions = sys.modules["studio_ledger"].SSM_ACTIONS
+    assert {f"ssm:{name}" for name in ledger.operations} <= set(actions)
+
+
 class CfnEndpoint:
     """What CloudFormation's pre-signed S3 URL would receive: every PUT's path and JSON body."""
 
@@ -495,6 +596,7 @@ class StudioCfn(Cfn):
             "DomainId": domain,
             **STUDIO_TARGETS[kind][1],
             "CustomImages": list(entries),
+            "LedgerVersion": "1",
             **extra,
         }
 

@@ -240,14 +240,14 @@ RICH = {
 
 
 @pytest.fixture
-def requests(index: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+def requests(shared: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """Every request's operation and params, as the client is about to serialize them."""
     seen: list[tuple[str, dict[str, Any]]] = []
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         seen.append((model.name, json.loads(json.dumps(params))))
 
-    events = index.sagemaker().meta.events
+    events = shared.sagemaker().meta.events
     events.register("before-parameter-build.sagemaker", record, unique_id="test-record-requests")
     try:
         yield seen

@@ -185,18 +185,22 @@ def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
 
 def test_cold_start_builds_no_client_until_a_call_needs_one(index, shared, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
-    monkeypatch.delitem(sys.modules, "custom_resource")  # put back after the test
+    own = ["studio_entries", "studio_write", "studio_ledger", "studio_reconcile", "studio_legacy"]
+    for name in ["custom_resource", *own]:  # the handler's modules beside index.py; put back after the test
+        monkeypatch.delitem(sys.modules, name)
     spec = importlib.util.spec_from_file_location("studio_custom_images_cold", index.__file__)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
     fresh_shared = sys.modules["custom_resource"]
-    assert fresh_shared is not shared and fresh_shared.SAGEMAKER is None
+    assert fresh_shared is not shared and fresh_shared.SAGEMAKER is None and fresh_shared.SSM is None
     assert "AWS_SAM_LOCAL" not in os.environ
     for polling_client in ("_lambda_client", "_events_client", "_logs_client"):
         assert not hasattr(module.helper, polling_client)
-    assert module.sagemaker() is fresh_shared.SAGEMAKER is module.sagemaker()
+    entries, ledger = sys.modules["studio_entries"], sys.modules["studio_ledger"]
+    assert entries.sagemaker() is fresh_shared.SAGEMAKER is entries.sagemaker()
+    assert ledger.ssm() is fresh_shared.SSM is ledger.ssm()
 
 
 def test_a_client_that_cannot_be_built_is_a_failed_answer(cfn, shared, monkeypatch: pytest.MonkeyPatch):
