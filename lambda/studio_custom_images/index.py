@@ -20,7 +20,7 @@ from custom_resource import Deadline, cfn_resource, parse_physical_id
 from studio_entries import APP_TYPES, APP_TYPES_IN, PHYSICAL_ID, Entry, Target
 from studio_entries import parse as _parse
 from studio_ledger import SSM_ACTIONS, Owner
-from studio_reconcile import is_reconcile, reconcile
+from studio_reconcile import METRIC_NAME, METRIC_NAMESPACE, is_reconcile, reconcile
 from studio_write import MAX_POLL_SECONDS, MAX_WRITES, ReadModifyWrite
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ __all__ = [
     "MAX_POLL_SECONDS",
     "MAX_SECONDS",
     "MAX_WRITES",
+    "METRIC_NAME",
+    "METRIC_NAMESPACE",
     "SAGEMAKER_ACTIONS",
     "SSM_ACTIONS",
     "_parse",
