@@ -53,6 +53,7 @@ STACK_ID = (
 FUNCTION_TIMEOUT_MS = 630_000
 STUDIO_TYPE = "Custom::SageMakerStudioCustomImages"  # one per target (0.3.0 on)
 RECONCILE = "reconcile"  # the "SageMakerImageConstructs" value of the scheduled rule's event
+MAX_INPUT = 8192  # EventBridge: a target's constant Input, at most (PutTargets)
 
 
 def stack_id_of(stack_name: str) -> str:
@@ -917,7 +918,9 @@ class Deployer:
                     and p.get("FunctionName") in (arn, arn.rsplit(":", 1)[-1])
                     for p in permissions
                 ), f"rule {rid}: no AWS::Lambda::Permission lets EventBridge invoke {arn}"
-                event = json.loads(str(resolver.resolve(target["Input"])))
+                text = str(resolver.resolve(target["Input"]))
+                assert len(text) <= MAX_INPUT, f"rule {rid}: Input of {len(text)} chars (max 8192)"
+                event = json.loads(text)
                 assert event.get("SageMakerImageConstructs") == RECONCILE, event
                 assert event.get("StackId") == self.stack_id, (event.get("StackId"), self.stack_id)
                 for physical_id in event["Targets"]:
