@@ -11,6 +11,11 @@ files (so each process imports one version of the library).
 
 The update: the KernelGateway attachment of image 1 to the existing space moves its pin from version 9
 to 10, and that of image 3 to the same space is removed.
+
+Each phase also counts the SSM Parameter Store calls (the Studio ledger, in moto's store; none for a
+handler without one), and, when the stack has scheduled rules, a ``reconcile`` phase runs them once after
+the update, with nothing missing (its Update* calls should be 0). ``figures`` sums each phase up per
+target and per invocation; ``--summary`` prints only that, as lines of text.
 """
 
 from __future__ import annotations
@@ -45,8 +50,29 @@ def changed(specs: list[Any]) -> list[Any]:
     return out
 
 
+def figures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per phase: invocations, Update* calls per target, SageMaker and SSM calls in all and at most per
+    invocation."""
+    out = {}
+    for name, phase in report["phases"].items():
+        per_invocation = phase["invocation_calls"]
+        out[name] = {
+            "invocations": phase["invocations"],
+            "updates per target": sorted(set(phase["updates"].values())) or [0],
+            "targets updated": len(phase["updates"]),
+            "sagemaker calls": sum(phase["calls"].values()),
+            "ssm calls": sum(phase["ssm"].values()),
+            "ssm calls per invocation, at most": max(
+                (sum(call["ssm"].values()) for call in per_invocation), default=0
+            ),
+            "ssm operations": phase["ssm"],
+        }
+    return out
+
+
 def main() -> int:
-    checkout = Path(sys.argv[1]).resolve()
+    summary = "--summary" in sys.argv[1:]
+    checkout = Path(next(arg for arg in sys.argv[1:] if not arg.startswith("--"))).resolve()
     # This checkout's bench/ must not shadow CHECKOUT's (workload.py, app_library_studio.py).
     sys.path[:] = [
         str(checkout),
@@ -74,7 +100,12 @@ def main() -> int:
             templates.append(dict(app.synth().get_stack_by_name(STUDIO_STACK_ID).template))
     report = simulator.simulate(checkout / "lambda" / "studio_custom_images", templates)
     del report["states"]
-    print(json.dumps(report))
+    report["figures"] = figures(report)
+    if summary:
+        for name, phase in report["figures"].items():
+            print(f"{name}: " + ", ".join(f"{key} {value}" for key, value in phase.items()))
+    else:
+        print(json.dumps(report))
     return 0
 
 
