@@ -17,22 +17,26 @@ from typing import Any
 import studio_ledger
 import studio_legacy
 from custom_resource import Deadline, cfn_resource, parse_physical_id
-from studio_entries import APP_TYPES, APP_TYPES_IN, PHYSICAL_ID, Entry, Target
+from studio_entries import APP_TYPES, APP_TYPES_IN, LEDGER_VERSION, PHYSICAL_ID, Entry, Target
 from studio_entries import parse as _parse
-from studio_ledger import SSM_ACTIONS, Owner
-from studio_reconcile import METRIC_NAME, METRIC_NAMESPACE, is_reconcile, reconcile
+from studio_ledger import PREFIX, SSM_ACTIONS, Owner
+from studio_reconcile import EVENT_KEY, EVENT_VALUE, METRIC_NAME, METRIC_NAMESPACE, is_reconcile, reconcile
 from studio_write import MAX_POLL_SECONDS, MAX_WRITES, ReadModifyWrite
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
+__all__ = [  # what the construct's contract tests compare with its own copies
     "APP_TYPES",
     "APP_TYPES_IN",
+    "EVENT_KEY",
+    "EVENT_VALUE",
+    "LEDGER_VERSION",
     "MAX_POLL_SECONDS",
     "MAX_SECONDS",
     "MAX_WRITES",
     "METRIC_NAME",
     "METRIC_NAMESPACE",
+    "PREFIX",
     "SAGEMAKER_ACTIONS",
     "SSM_ACTIONS",
     "_parse",

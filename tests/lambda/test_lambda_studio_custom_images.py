@@ -970,6 +970,9 @@ BAD_INPUT = [
         id="profile-and-space",
     ),
     pytest.param(_props(UserProfile="alice"), "Unknown properties ['UserProfile']", id="unknown-property"),
+    pytest.param(_props(LedgerVersion="2"), "LedgerVersion '2' is not one this function", id="ledger-2"),
+    pytest.param(_props(LedgerVersion=1), "LedgerVersion 1 is not one this function", id="ledger-number"),
+    pytest.param(_props(LedgerVersion=""), "LedgerVersion '' is not one this function", id="ledger-empty"),
     pytest.param(
         _props(CustomImages=None),
         "CustomImages must be a list of 1 or more entries, got None",

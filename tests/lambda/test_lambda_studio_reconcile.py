@@ -445,6 +445,11 @@ def test_owner_hash_is_the_contract_s(index):
     ledger = sys.modules["studio_ledger"]
     expected = hashlib.sha256(f"{STACK}/{LOGICAL}".encode()).hexdigest()[:16]
     assert ledger.Owner(STACK, LOGICAL).hash == expected
-    assert ledger.PREFIX == "/sagemaker-image-constructs/studio"
+    assert ledger.PREFIX == index.PREFIX == "/sagemaker-image-constructs/studio"
+    assert (index.LEDGER_VERSION, index.EVENT_KEY, index.EVENT_VALUE) == (
+        "1",
+        "SageMakerImageConstructs",
+        "reconcile",
+    )
     assert ledger.stack_name(STACK) == "images-stack"
     assert ledger.stack_name("arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/a-b/x") == "a-b"
