@@ -10,7 +10,7 @@ from .app_image_config import (
     KernelSpec,
 )
 from .base_image import BaseImage, BaseImageConfig
-from .enums import AppType, JobType, Processor, VendorGuidance
+from .enums import AppType, JobType, Processor, ReconcileDefault, VendorGuidance
 from .image import Image, ImageBase
 from .image_version import ImageVersion, ImageVersionOptions
 from .interfaces import IAppImageConfig, IImage, IImageVersion
@@ -35,6 +35,7 @@ __all__ = [
     "KernelGatewayConfig",
     "KernelSpec",
     "Processor",
+    "ReconcileDefault",
     "StudioAttachment",
     "ValidationError",
     "VendorGuidance",

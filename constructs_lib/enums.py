@@ -1,9 +1,9 @@
 """CloudFormation's enumerated values (ImageVersion's, Studio's app types), typed so that typos fail in the
-editor, not at deploy."""
+editor, not at deploy, and the library's own choices."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 
 class Processor(StrEnum):
@@ -36,3 +36,10 @@ class AppType(StrEnum):
     KERNEL_GATEWAY = "KernelGateway"
     JUPYTER_LAB = "JupyterLab"
     CODE_EDITOR = "CodeEditor"
+
+
+class ReconcileDefault(Enum):
+    """``StudioAttachment(reconcile_interval=...)``'s default: the stack's interval, 10 minutes unless
+    ``StudioAttachment.set_default_reconcile_interval`` set another (or None) for the stack."""
+
+    STACK = "stack"

@@ -13,6 +13,7 @@ from aws_cdk import (
     ArnComponents,
     ArnFormat,
     CfnResource,
+    Duration,
     RemovalPolicy,
     Resource,
     Stack,
@@ -24,6 +25,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, Dependable
 
 from . import validation
+from .enums import ReconcileDefault
 from .provider import nag_resource
 from .tokens import is_unresolved
 
@@ -131,6 +133,8 @@ class ImageBase(Resource):
         user_profile: str | sagemaker.CfnUserProfile | None = None,
         space: str | sagemaker.CfnSpace | None = None,
         default_space_settings: bool = False,
+        reconcile_interval: Duration | ReconcileDefault | None = ReconcileDefault.STACK,
+        reconcile_on_change: bool = False,
     ) -> StudioAttachment:
         """List this image in a Studio domain, user profile or space (see ``StudioAttachment``)."""
         from .studio import StudioAttachment
@@ -145,6 +149,8 @@ class ImageBase(Resource):
             user_profile=user_profile,
             space=space,
             default_space_settings=default_space_settings,
+            reconcile_interval=reconcile_interval,
+            reconcile_on_change=reconcile_on_change,
         )
 
     def _scope_for(self, id: str, container: str) -> Construct:

@@ -130,13 +130,8 @@ class FunctionProvider(Construct):
             log_group=self.log_group,
         )
         self.function_arn = self.function.function_arn
-        # Statements of as many ARNs as fill one OverflowPolicy: the fewest policies (IAM lets a role
-        # have 10 managed ones by default), and the last, partial statement tops up the DefaultPolicy.
-        per_arn = self.ARN_SIZE_ESTIMATE + 3  # CDK counts the quotes and comma around each
-        overhead = 100 + 23 * len(self._actions)
-        self._arns_per_statement = max(1, (_MANAGED_BUDGET - overhead) // per_arn)
-        self._statement: iam.PolicyStatement | None = None
-        self._arns_in_statement = 0
+        # Per set of actions, the statement being filled and how many ARNs it holds.
+        self._statements: dict[tuple[str, ...], tuple[iam.PolicyStatement, int]] = {}
         self._acknowledgements: dict[str, str] = {}
         # On the role's own resource, a leaf: aws-cdk-lib calls an aspect back (into Python, a jsii
         # callback each) for every construct under the one it is added to, and under the role that is
@@ -144,18 +139,32 @@ class FunctionProvider(Construct):
         Aspects.of(self.role.node.default_child or self.role).add(_AcknowledgeWhereHeld(self))
         self.node.add_validation(_ManagedPolicyQuota(self))
 
-    def allow(self, *arns: str, wildcard_reason: str | None = None, nag_name: str | None = None) -> None:
-        """Let the function call its actions on ``arns``; ``wildcard_reason`` acknowledges the last one
-        (an ARN ending in ``*``) for cdk-nag, with that reason. ``nag_name`` is how cdk-nag prints that
-        ARN, where the caller knows it; otherwise it is resolved (a round trip).
+    def allow(
+        self,
+        *arns: str,
+        actions: Sequence[str] | None = None,
+        wildcard_reason: str | None = None,
+        nag_name: str | None = None,
+    ) -> None:
+        """Let the function call ``actions`` (by default its ``ACTIONS``) on ``arns``; ``wildcard_reason``
+        acknowledges the last one (an ARN ending in ``*``) for cdk-nag, with that reason. ``nag_name`` is
+        how cdk-nag prints that ARN, where the caller knows it; otherwise it is resolved (a round trip).
+
+        Each set of actions fills statements of as many ARNs as fill one OverflowPolicy: the fewest
+        policies (IAM lets a role have 10 managed ones by default), and the last, partial statement tops
+        up the DefaultPolicy.
         """
+        key = tuple(actions or self._actions)
+        per_arn = self.ARN_SIZE_ESTIMATE + 3  # CDK counts the quotes and comma around each
+        per_statement = max(1, (_MANAGED_BUDGET - 100 - 23 * len(key)) // per_arn)
         for arn in arns:
-            if self._statement is None or self._arns_in_statement >= self._arns_per_statement:
-                self._statement = iam.PolicyStatement(actions=self._actions)
-                self.role.add_to_principal_policy(self._statement)
-                self._arns_in_statement = 0
-            self._statement.add_resources(arn)
-            self._arns_in_statement += 1
+            current = self._statements.get(key)
+            if current is None or current[1] >= per_statement:
+                current = (iam.PolicyStatement(actions=list(key)), 0)
+                self.role.add_to_principal_policy(current[0])
+            statement, held = current
+            statement.add_resources(arn)
+            self._statements[key] = (statement, held + 1)
         if wildcard_reason is not None:
             if nag_name is None:
                 nag_name = nag_resource(self._stack.resolve(arns[-1]))

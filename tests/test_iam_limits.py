@@ -244,10 +244,15 @@ def test_the_studio_function_role_fits_iam_policy_sizes_at_the_largest_stack(
     assert len(inline) == 1  # the DefaultPolicy
     assert sum(size(document) for document in inline) <= INLINE_LIMIT, [size(d) for d in inline]
     assert all(size(document) <= MANAGED_LIMIT for document in managed), [size(d) for d in managed]
-    # Scoping kept: exactly each profile, nothing wider.
+    # Scoping kept: exactly each profile, and its ledger path and the records below it, nothing wider.
     granted = sagemaker_resources(inline + managed)
-    prefix = f"arn:{LONGEST['AWS::Partition']}:sagemaker:{LONGEST['AWS::Region']}:123456789012:"
-    expected = [f"{prefix}user-profile/{LONGEST_DOMAIN}/{profile(i)}" for i in range(profiles)]
+    arn = f"arn:{LONGEST['AWS::Partition']}:{{}}:{LONGEST['AWS::Region']}:123456789012:"
+    ledger = f"{arn.format('ssm')}parameter{studio.LEDGER_PREFIX}/{LONGEST_DOMAIN}/user-profile"
+    expected = [
+        *(f"{arn.format('sagemaker')}user-profile/{LONGEST_DOMAIN}/{profile(i)}" for i in range(profiles)),
+        *(f"{ledger}/{profile(i)}" for i in range(profiles)),
+        *(f"{ledger}/{profile(i)}/*" for i in range(profiles)),
+    ]
     assert max(len(arn) for arn in expected) == studio.StudioProvider.ARN_SIZE_ESTIMATE
     assert sorted(granted) == sorted(expected)
 
@@ -255,8 +260,9 @@ def test_the_studio_function_role_fits_iam_policy_sizes_at_the_largest_stack(
 def test_the_studio_function_role_needs_at_most_10_managed_policies_and_one_more_target_is_refused(
     studio_stack: tuple[int, dict[str, Any], str],
 ) -> None:
-    """One ARN of up to 194 characters per target: about 30 fill an OverflowPolicy, so a stack of 500
-    resources would need 15. The library refuses at synth what IAM would refuse at deploy."""
+    """Three ARNs of up to 234 characters per target (the target, its ledger path and the records below
+    it): a stack of 500 resources would need far more than 10 OverflowPolicies. The library refuses at
+    synth what IAM would refuse at deploy."""
     profiles, template, refusal = studio_stack
     _, managed = function_policies(template, studio.PROVIDER_ID)
     print(f"{profiles} profiles: {len(managed)} managed policies; one more: {refusal[:300]}")

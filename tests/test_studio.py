@@ -299,9 +299,9 @@ def module_constant(path: Path, name: str) -> Any:
 @cache
 def load_handler() -> ModuleType:
     """The handler, by path (``lambda`` is a keyword), with ``lambda/shared`` importable as in Lambda."""
-    shared = str(HANDLER.parents[1] / "shared")
-    if shared not in sys.path:
-        sys.path.insert(0, shared)
+    for folder in (str(HANDLER.parents[1] / "shared"), str(HANDLER.parent)):  # as in Lambda
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     os.environ.setdefault("AWS_REGION", "us-east-1")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     levels = {name: logging.getLogger(name).level for name in LOGGERS}
@@ -552,6 +552,7 @@ def test_custom_resource_properties(
         "DomainId": domain_id,
         **member,
         "CustomImages": [{"Settings": settings, "AppType": app_type.value, **entry(kit, app_type)}],
+        "LedgerVersion": studio.LEDGER_VERSION,
     }
     # The app's L1s are left alone: the entry is written by the custom resource only.
     before = baseline()
@@ -805,7 +806,8 @@ def test_function_asset_holds_the_studio_handler_and_crhelper_and_nothing_compil
     files = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
     assert "crhelper/__init__.py" in files
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
-    assert (directory / "index.py").read_bytes() == HANDLER.read_bytes()
+    for module in HANDLER.parent.glob("*.py"):  # index.py and its modules, at the asset's root
+        assert (directory / module.name).read_bytes() == module.read_bytes()
     assert (directory / "custom_resource.py").read_bytes() == SHARED.read_bytes()
 
 
@@ -1225,24 +1227,47 @@ def test_role_may_call_exactly_the_six_actions_on_exactly_the_targets(stack: cdk
             "Resource": {"Fn::GetAtt": [log_group_id, "Arn"]},
         }
     ]
-    sagemaker = [s for s in statements if s not in logs]
+    sagemaker = [s for s in statements if s not in logs and as_list(s["Action"])[0].startswith("sagemaker:")]
+    ledger = [s for s in statements if s not in logs and s not in sagemaker]
     assert sagemaker
-    granted: list[str] = []
-    for statement in sagemaker:
+    granted: dict[tuple[str, ...], list[str]] = {}
+    for statement in sagemaker + ledger:
         assert statement["Effect"] == "Allow"
         assert set(statement) == {"Action", "Effect", "Resource"}  # no Condition, no NotAction/NotResource
-        assert sorted(as_list(statement["Action"])) == sorted(studio.SAGEMAKER_ACTIONS)
-        granted += [json.dumps(stack.resolve(r), sort_keys=True) for r in as_list(statement["Resource"])]
+        resources = [json.dumps(stack.resolve(r), sort_keys=True) for r in as_list(statement["Resource"])]
+        granted.setdefault(tuple(sorted(as_list(statement["Action"]))), []).extend(resources)
     domain_id = kit.domain.attr_domain_id
-    expected = [
-        arn(stack, "domain", DOMAIN),
-        arn(stack, "domain", "d-other"),
-        arn(stack, "user-profile", f"{DOMAIN}/bob"),
-        arn(stack, "space", f"{DOMAIN}/team"),
-        arn(stack, "user-profile", f"{domain_id}/carol"),
-        arn(stack, "space", f"{domain_id}/lab"),
+    targets = [
+        ("domain", DOMAIN, "domain"),
+        ("domain", "d-other", "domain"),
+        ("user-profile", f"{DOMAIN}/bob", "user-profile/bob"),
+        ("space", f"{DOMAIN}/team", "space/team"),
+        ("user-profile", f"{domain_id}/carol", "user-profile/carol"),
+        ("space", f"{domain_id}/lab", "space/lab"),
     ]
-    assert sorted(granted) == sorted(expected)  # each once, though several attachments share a target
+    # Each once, though several attachments share a target: SageMaker's actions on the target, the
+    # ledger's read on its path, its writes on the records below that path (no wider).
+    assert sorted(granted) == sorted(
+        [
+            tuple(sorted(studio.SAGEMAKER_ACTIONS)),
+            ("ssm:GetParametersByPath",),
+            ("ssm:DeleteParameters", "ssm:PutParameter"),
+        ]
+    )
+    assert sorted(granted[tuple(sorted(studio.SAGEMAKER_ACTIONS))]) == sorted(
+        arn(stack, kind, name) for kind, name, _ in targets
+    )
+
+    def parameter(name: str, domain: str, rest: str) -> str:
+        arn = stack.format_arn(service="ssm", resource="parameter", resource_name=f"{name}/{domain}/{rest}")
+        return json.dumps(stack.resolve(arn), sort_keys=True)
+
+    prefix = studio.LEDGER_PREFIX.lstrip("/")
+    paths = [(name.split("/")[0], rest) for _, name, rest in targets]
+    assert sorted(granted[("ssm:GetParametersByPath",)]) == sorted(parameter(prefix, d, r) for d, r in paths)
+    assert sorted(granted[("ssm:DeleteParameters", "ssm:PutParameter")]) == sorted(
+        parameter(prefix, d, f"{r}/*") for d, r in paths
+    )
     actions = [a for s in statements for a in as_list(s["Action"])]
     assert "iam:PassRole" not in actions
     assert not [a for a in actions if "*" in a]
@@ -1263,8 +1288,11 @@ def test_an_arn_appears_once_when_a_token_and_a_literal_name_the_same_target(sta
     policy = provider.role.node.find_child("DefaultPolicy").node.default_child
     statements = stack.resolve(policy.policy_document)["Statement"]  # type: ignore[union-attr]
     resources = [r for s in statements[1:] for r in as_list(s["Resource"])]
+    ledger = f"{studio.LEDGER_PREFIX.lstrip('/')}/{DOMAIN}/domain"
     assert resources == [
-        stack.resolve(stack.format_arn(service="sagemaker", resource="domain", resource_name=DOMAIN))
+        stack.resolve(stack.format_arn(service="sagemaker", resource="domain", resource_name=DOMAIN)),
+        stack.resolve(stack.format_arn(service="ssm", resource="parameter", resource_name=ledger)),
+        stack.resolve(stack.format_arn(service="ssm", resource="parameter", resource_name=f"{ledger}/*")),
     ]
 
 
@@ -1363,6 +1391,31 @@ def test_contract_handler_calls_exactly_what_the_policy_allows(stack: cdk.Stack)
     assert sagemaker_actions == set(handler.SAGEMAKER_ACTIONS)
 
 
+def test_contract_construct_and_handler_agree_on_the_ledger_and_the_reconcile_event(stack: cdk.Stack) -> None:
+    """What the construct grants, renders and documents is what the function's modules use."""
+    load_handler()  # its modules beside it, importable as in Lambda
+    ledger, reconcile, entries = (
+        sys.modules[name] for name in ("studio_ledger", "studio_reconcile", "studio_entries")
+    )
+    assert tuple(ledger.SSM_ACTIONS) == studio.SSM_ACTIONS
+    assert ledger.PREFIX == studio.LEDGER_PREFIX
+    assert entries.LEDGER_VERSION == studio.LEDGER_VERSION
+    assert (reconcile.EVENT_KEY, reconcile.EVENT_VALUE) == (studio.RECONCILE_KEY, studio.RECONCILE_VALUE)
+    assert (reconcile.METRIC_NAMESPACE, reconcile.METRIC_NAME) == (
+        studio.METRIC_NAMESPACE,
+        studio.METRIC_NAME,
+    )
+    every_kind(stack)
+    ssm_actions = {
+        action
+        for policy in of_type(resources_of(stack), "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in as_list(statement["Action"])
+        if action.startswith("ssm:")
+    }
+    assert ssm_actions == set(ledger.SSM_ACTIONS)
+
+
 def test_contract_construct_and_handler_agree_on_where_custom_images_exist() -> None:
     handler = load_handler()
     assert {(settings, app_type) for _, settings, app_type in L1_CASES} == {
@@ -1446,8 +1499,17 @@ def test_every_kind_of_attachment_passes_aws_solutions_and_cfn_lint(tmp_path: Pa
         for finding in plugin.get("suppressedViolations", [])
         for construct in finding["violatingConstructs"]
     )
-    # The image's own ecr:GetAuthorizationToken; nothing of the Studio function.
-    assert suppressed == [("AwsSolutions-IAM5[Resource::*]", "Stack/Image/EcrAuthorizationPolicy/Resource")]
+    # The image's own ecr:GetAuthorizationToken, and of the Studio function only the records below each
+    # of its 6 targets' ledger paths (<path>/*), on the policy that holds them.
+    ledger = [finding for finding in suppressed if finding[0].startswith("AwsSolutions-IAM5[Resource::arn:")]
+    assert [finding for finding in suppressed if finding not in ledger] == [
+        ("AwsSolutions-IAM5[Resource::*]", "Stack/Image/EcrAuthorizationPolicy/Resource")
+    ]
+    policy = f"Stack/{studio.PROVIDER_ID}/Role/DefaultPolicy/Resource"
+    arn = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
+    prefix = f"AwsSolutions-IAM5[Resource::{arn}:parameter{studio.LEDGER_PREFIX}/"
+    assert len(ledger) == 6
+    assert all(rule.startswith(prefix) and rule.endswith("/*]") and path == policy for rule, path in ledger)
     template = assembly.get_stack_by_name("Stack").template
     assert lint_errors(template) == []
     # What was linted holds every kind: one custom resource per existing target, entries in each L1.

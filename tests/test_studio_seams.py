@@ -9,6 +9,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sm
 from aws_cdk.assertions import Annotations, Match, Template
@@ -85,7 +86,14 @@ def platform_app(outdir: Path, *, platform_first: bool, pin: int | None = None, 
     assembly = app.synth()
     stacks = {s.stack_name: s for s in assembly.stacks}
     order = [s.stack_name for s in _deploy_order(assembly.stacks)]
-    return {"templates": {name: s.template for name, s in stacks.items()}, "order": order}
+    dependencies = {
+        name: [d.id for d in s.dependencies if not d.id.endswith(".assets")] for name, s in stacks.items()
+    }
+    return {
+        "templates": {name: s.template for name, s in stacks.items()},
+        "order": order,
+        "dependencies": dependencies,
+    }
 
 
 def _deploy_order(stacks: list[Any]) -> list[Any]:
@@ -141,18 +149,57 @@ def test_routine_changes_deploy_with_the_domain_in_a_platform_stack(
     before = platform_app(tmp_path / "before", platform_first=platform_first, **old)
     after = platform_app(tmp_path / "after", platform_first=platform_first, **new)
     assert refused_exports(before, after) == []
-    # The platform stack deploys after the images it lists, by a dependency, not by a reference.
-    assert after["order"].index("Images") < after["order"].index("Platform")
+    # The team's stack deploys after the platform whose domain it lists images in, by reference to the
+    # domain's id: the natural direction. The platform stack depends on nothing of the team's, and its
+    # domain lists none of the team's images (its own updates would drop them; the ledger puts them back).
+    attached = new.get("attach", True) or new.get("second")
+    assert after["dependencies"] == {"Platform": [], "Images": ["Platform"] if attached else []}
+    if attached:
+        assert after["order"].index("Platform") < after["order"].index("Images")
     domain = next(
         r
         for r in after["templates"]["Platform"]["Resources"].values()
         if r["Type"] == "AWS::SageMaker::Domain"
     )
-    listed = (
-        domain["Properties"]["DefaultUserSettings"].get("JupyterLabAppSettings", {}).get("CustomImages", [])
-    )
-    assert all(isinstance(entry["ImageName"], str) for entry in listed)  # literal names, no import
-    assert all(isinstance(entry["AppImageConfigName"], str) for entry in listed)
+    assert "JupyterLabAppSettings" not in domain["Properties"]["DefaultUserSettings"]
+    carried = [
+        r for r in after["templates"]["Images"]["Resources"].values() if r["Type"] == studio.RESOURCE_TYPE
+    ]
+    if attached:
+        (resource,) = carried
+        assert "Fn::ImportValue" in resource["Properties"]["DomainId"]
+        listed = resource["Properties"]["CustomImages"]
+        assert all(isinstance(entry["ImageName"], str) for entry in listed)  # literal names
+    else:
+        assert carried == []
+
+
+def test_a_team_stack_that_uses_a_platform_output_attaches_to_its_domain_without_a_cycle(
+    app: cdk.App,
+) -> None:
+    """The issue's DependencyCycle: the team uses the platform's repository and lists images in its
+    domain. `cdk destroy Team` then takes only the team's stack: nothing depends on it."""
+    platform = cdk.Stack(app, "Platform")
+    domain = domain_of(platform)
+    repository = ecr.Repository(platform, "Base")
+    team = cdk.Stack(app, "Team")
+    image = Image(team, "Image", image_name="team-image")
+    image.add_version("V1", base_image=BaseImage.from_ecr_repository(repository, tag="1"))
+    lab = AppImageConfig(team, "Lab", jupyter_lab=ContainerConfig())
+    image.attach_to_studio("Attach", app_image_config=lab, domain=domain)
+    assembly = app.synth()
+    dependencies = {s.stack_name: [d.id for d in s.dependencies if not d.id.endswith(".assets")]
+                    for s in assembly.stacks}  # fmt: skip
+    assert dependencies == {"Platform": [], "Team": ["Platform"]}
+    # The execution role's read grant is the team's own policy, attached to the platform's role.
+    policies = Template.from_stack(team).find_resources("AWS::IAM::Policy")
+    granted = [
+        p for p in policies.values()
+        if "sagemaker:DescribeImageVersion" in json.dumps(p["Properties"]["PolicyDocument"])
+    ]  # fmt: skip
+    (grant,) = granted
+    assert "Fn::ImportValue" in json.dumps(grant["Properties"]["Roles"])
+    assert Template.from_stack(platform).find_resources("AWS::IAM::Policy") == {}
 
 
 def test_the_export_check_sees_an_export_that_a_routine_change_deletes(tmp_path: Path) -> None:
@@ -180,10 +227,10 @@ def test_a_pinned_version_of_another_stack_is_a_validation_error_naming_the_choi
     image = Image(images, "Image", image_name="team-image")
     v1 = image.add_version("V1", base_image=BASE)
     lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
-    with pytest.raises(ValidationError) as error:
-        StudioAttachment(images, "Attach", image=image, app_image_config=lab, version=v1, domain=domain)
+    with pytest.raises(ValidationError) as error:  # made in the domain's stack, which carries the entry
+        StudioAttachment(platform, "Attach", image=image, app_image_config=lab, version=v1, domain=domain)
     message = str(error.value)
-    assert "'Images/Attach'" in message and "Images/Image/V1" in message
+    assert "'Platform/Attach'" in message and "Images/Image/V1" in message
     for choice in ("version=<n>", "leave version out", "in the version's stack"):
         assert choice in message
 

@@ -9,36 +9,56 @@ there, records them in the account's ledger and re-applies them on a schedule (`
 ``docs/studio-custom-resource.md`` is the contract.
 """
 
+from ..enums import ReconcileDefault
 from .attachment import StudioAttachment
 from .contract import (
     APP_TYPES_IN,
+    DEFAULT_RECONCILE_INTERVAL,
     FUNCTION_TIMEOUT,
     HANDLER_MAX_SECONDS,
     HANDLER_SAFETY_MARGIN_SECONDS,
+    LEDGER_PREFIX,
+    LEDGER_VERSION,
     MAX_CUSTOM_IMAGES,
+    METRIC_NAME,
+    METRIC_NAMESPACE,
     NO_VERSION_WARNING,
     PROVIDER_ID,
+    RECONCILE_KEY,
+    RECONCILE_VALUE,
     RESOURCE_TYPE,
     SAGEMAKER_ACTIONS,
     SERVICE_TIMEOUT,
+    SSM_ACTIONS,
     STUDIO_CLASSIC_WARNING,
     TARGET_ID_PREFIX,
 )
 from .function import StudioProvider
+from .reconcile import RECONCILE_ID
 
 __all__ = [
     "APP_TYPES_IN",
+    "DEFAULT_RECONCILE_INTERVAL",
     "FUNCTION_TIMEOUT",
     "HANDLER_MAX_SECONDS",
     "HANDLER_SAFETY_MARGIN_SECONDS",
+    "LEDGER_PREFIX",
+    "LEDGER_VERSION",
     "MAX_CUSTOM_IMAGES",
+    "METRIC_NAME",
+    "METRIC_NAMESPACE",
     "NO_VERSION_WARNING",
     "PROVIDER_ID",
+    "RECONCILE_ID",
+    "RECONCILE_KEY",
+    "RECONCILE_VALUE",
     "RESOURCE_TYPE",
     "SAGEMAKER_ACTIONS",
     "SERVICE_TIMEOUT",
+    "SSM_ACTIONS",
     "STUDIO_CLASSIC_WARNING",
     "TARGET_ID_PREFIX",
+    "ReconcileDefault",
     "StudioAttachment",
     "StudioProvider",
 ]

@@ -20,6 +20,7 @@ from aws_cdk import (
     Aspects,
     CfnResource,
     CustomResource,
+    Duration,
     IAspect,
     Stack,
 )
@@ -27,7 +28,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
 from .. import validation
-from ..enums import AppType
+from ..enums import AppType, ReconcileDefault
 from ..interfaces import IAppImageConfig, IImage, IImageVersion
 from .checks import (
     _FOREIGN_VERSION,
@@ -41,7 +42,8 @@ from .checks import (
 from .contract import APP_TYPES_IN, NO_VERSION_WARNING, STUDIO_CLASSIC_WARNING, Target
 from .existing import _ExistingTarget
 from .listings import _Listings
-from .merged import _MergedTarget
+from .merged import _execution_roles, _MergedTarget
+from .reconcile import Reconciliation
 
 
 class StudioAttachment(Construct):
@@ -63,6 +65,8 @@ class StudioAttachment(Construct):
         user_profile: str | sagemaker.CfnUserProfile | None = None,
         space: str | sagemaker.CfnSpace | None = None,
         default_space_settings: bool = False,
+        reconcile_interval: Duration | ReconcileDefault | None = ReconcileDefault.STACK,
+        reconcile_on_change: bool = False,
     ) -> None:
         """
         :param image: the image to list (an ``Image`` or an import).
@@ -77,6 +81,14 @@ class StudioAttachment(Construct):
             ``SpaceSettings`` (KernelGateway only). Default: none.
         :param default_space_settings: for a domain target only: list the image in the domain's
             ``DefaultSpaceSettings`` (shared spaces) instead of ``DefaultUserSettings``. Default: False.
+        :param reconcile_interval: how often the Studio function puts back this entry when another
+            writer removed it (whole minutes), or None for never. It applies to the target: the shortest
+            interval its attachments in this stack ask for. For a target the custom resource carries (an
+            existing one, or an L1 of another stack). Default: the stack's, 10 minutes unless
+            ``set_default_reconcile_interval`` set another.
+        :param reconcile_on_change: also put it back within about a minute of another writer's
+            ``UpdateDomain``, ``UpdateUserProfile`` or ``UpdateSpace`` on the target, by a rule on
+            CloudTrail's management events (the account must record them). Default: False.
         """
         super().__init__(scope, id)
         owner = validation.ConstructOwner("StudioAttachment", self)
@@ -96,7 +108,17 @@ class StudioAttachment(Construct):
         # The stack whose template carries the entry: the L1's, or this one's (the custom resource).
         stack = getattr(image, "_home", None) if scope is cast(object, image) else None
         stack = stack or Stack.of(self)
-        merged = _MergedTarget.of(l1) if l1 is not None else None
+        # An L1 of this stack takes the entry into its own properties; one of another stack is a target
+        # like an existing one, named by reference, so the attachment's stack depends on the target's.
+        merged = _MergedTarget.of(l1) if l1 is not None and Stack.of(l1) is stack else None
+        if l1 is not None and merged is None:
+            domain, user_profile, space = _named(l1, domain)
+        elif merged is not None and (reconcile_on_change or reconcile_interval is not ReconcileDefault.STACK):
+            raise validation.ValidationError(
+                f"{owner}: reconcile_interval and reconcile_on_change are for a target the custom resource "
+                f"carries; {l1.node.path if l1 else ''} is in the attachment's stack, whose template holds "
+                "the entry"
+            )
         carrier = merged.stack if merged is not None else stack
         _check_environments(owner, stack, carrier, image, app_image_config, version)
 
@@ -148,13 +170,24 @@ class StudioAttachment(Construct):
                     if user_profile is not None
                     else ("space", "SpaceName")
                 )
-                assert isinstance(member, str)  # checked above; an L1 member went to the merge
+                assert isinstance(member, str)  # checked above; an L1 member was named by then
                 validation.check(owner, f"{kind.replace('-', '_')} ({cfn})", member, validation.STUDIO_NAME)
             target = _ExistingTarget.of(stack, domain, user_profile, space)
             _Listings.of(stack).add(owner, target.key, settings, app_type, entry["ImageName"], stack)
             target.add(settings, app_type, entry, waits_for)
+            if l1 is not None:
+                target.node.add_dependency(l1)
+                target.grant_read(image, _execution_roles(l1, settings))
+            Reconciliation.of(stack).add(owner, target, reconcile_interval, reconcile_on_change)
             self.resource = target.resource
             self._carrier = target.resource
+
+    @staticmethod
+    def set_default_reconcile_interval(stack: Stack, interval: Duration | None) -> None:
+        """The reconcile interval of ``stack``'s attachments that do not set their own (whole minutes),
+        or None for none; call it before the stack's first attachment. Default: 10 minutes."""
+        owner = validation.ConstructOwner("StudioAttachment.set_default_reconcile_interval", stack)
+        Reconciliation.of(stack).set_default(owner, interval)
 
 
 @jsii.implements(IAspect)
@@ -181,6 +214,17 @@ class _WaitForVersions:
                 "SageMaker fails to list an image without versions. Add a version, or acknowledge this "
                 "if the image already has versions",
             )
+
+
+def _named(
+    l1: CfnResource, domain: str | sagemaker.CfnDomain
+) -> tuple[str | sagemaker.CfnDomain, str | None, str | None]:
+    """An L1 target of another stack as the custom resource takes it: its domain and its name."""
+    if isinstance(l1, sagemaker.CfnUserProfile):
+        return l1.domain_id, l1.user_profile_name, None
+    if isinstance(l1, sagemaker.CfnSpace):
+        return l1.domain_id, None, l1.space_name
+    return domain, None, None
 
 
 def _l1_target(domain: Target, user_profile: Target | None, space: Target | None) -> CfnResource | None:

@@ -24,6 +24,21 @@ SAGEMAKER_ACTIONS = (
     "sagemaker:DescribeSpace",
     "sagemaker:UpdateSpace",
 )
+# The ledger (SSM Parameter Store): a target's records live under LEDGER_PREFIX/<physical id>, one record
+# per owner (a per-target resource) split over parameters <owner hash>/<n>. The function reads a target's
+# path and writes and deletes below it; these are exactly the SSM actions it calls.
+LEDGER_PREFIX = "/sagemaker-image-constructs/studio"
+LEDGER_VERSION = "1"  # the record format; the property also makes 0.3.0's resources update once
+SSM_READ_ACTIONS = ("ssm:GetParametersByPath",)  # authorized against the path asked for
+SSM_WRITE_ACTIONS = ("ssm:PutParameter", "ssm:DeleteParameters")
+SSM_ACTIONS = SSM_READ_ACTIONS + SSM_WRITE_ACTIONS
+# Reconciliation: an EventBridge rule's input that makes the function re-apply a stack's records.
+RECONCILE_KEY = "SageMakerImageConstructs"
+RECONCILE_VALUE = "reconcile"
+DEFAULT_RECONCILE_INTERVAL = Duration.minutes(10)
+# The metric each restore publishes (Embedded Metric Format in the function's log): alarm on it.
+METRIC_NAMESPACE = "SageMakerImageConstructs/Studio"
+METRIC_NAME = "EntriesRestored"
 # The function's waits and retries share the handler's budget (its MAX_SECONDS) and stop its
 # SAFETY_MARGIN_SECONDS before the Lambda deadline: the function lives exactly as long as both, so the
 # handler answers with its own reason, never Lambda's timeout. CloudFormation gives up on a silent

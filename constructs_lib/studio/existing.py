@@ -14,12 +14,22 @@ from aws_cdk import (
     Lazy,
     Stack,
 )
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
 from ..enums import AppType
+from ..interfaces import IImage
 from ..tokens import identity
-from .contract import RESOURCE_TYPE, SERVICE_TIMEOUT, TARGET_ID_PREFIX
+from .contract import (
+    LEDGER_PREFIX,
+    LEDGER_VERSION,
+    RESOURCE_TYPE,
+    SERVICE_TIMEOUT,
+    SSM_READ_ACTIONS,
+    SSM_WRITE_ACTIONS,
+    TARGET_ID_PREFIX,
+)
 from .function import StudioProvider
 
 
@@ -68,12 +78,27 @@ class _ExistingTarget(Construct):
         super().__init__(scope, id)
         self._entries: list[dict[str, Any]] = []
         self._waits_for: set[int] = set()
+        self._granted: set[tuple[str, str]] = set()  # (execution role path, image name identity)
+        self.domain_id = domain_id
         provider = StudioProvider.of(scope)
         provider.allow(_arn(scope, kind, domain_id if member is None else f"{domain_id}/{member}"))
+        #: The function's id for the target (``<domain>/domain``, ``<domain>/user-profile/<name>``...),
+        #: which also names its path in the ledger.
+        self.physical_id = "/".join([domain_id, kind] if member is None else [domain_id, kind, member])
+        # The ledger: the target's path (read) and the owners' records below it (written, deleted).
+        ledger = f"{LEDGER_PREFIX}/{self.physical_id}".lstrip("/")
+        provider.allow(_parameter_arn(scope, ledger), actions=SSM_READ_ACTIONS)
+        provider.allow(
+            _parameter_arn(scope, f"{ledger}/*"),
+            actions=SSM_WRITE_ACTIONS,
+            wildcard_reason="The ledger records of this one Studio target, one per stack that lists images "
+            "there, each split over parameters numbered at deploy time",
+        )
         properties: dict[str, Any] = {"DomainId": domain_id}
         if member is not None:
             properties["UserProfileName" if kind == "user-profile" else "SpaceName"] = member
         properties["CustomImages"] = Lazy.any(_Entries(self._entries))
+        properties["LedgerVersion"] = LEDGER_VERSION
         self.resource = CustomResource(
             self,
             "Resource",
@@ -94,6 +119,23 @@ class _ExistingTarget(Construct):
             self._waits_for.update(id(construct) for construct in new)
             self.resource.node.add_dependency(*new)
 
+    def grant_read(self, image: IImage, roles: list[iam.Role]) -> None:
+        """Let an L1 target's execution roles, of another stack, read the image: by a policy of this
+        stack attached to each role, so that the role's stack neither changes nor waits for this one."""
+        for role in roles:
+            key = (role.node.path, identity(Stack.of(self), image.image_name))
+            if key in self._granted:
+                continue
+            self._granted.add(key)
+            digest = hashlib.sha256(role.node.path.encode()).hexdigest()[:8]
+            found = self.node.try_find_child(f"ExecutionRole{digest}")
+            imported = (
+                cast(iam.IRole, found)
+                if found is not None
+                else iam.Role.from_role_arn(self, f"ExecutionRole{digest}", role.role_arn)
+            )
+            image.grant_read(imported).apply_before(self.resource)
+
 
 # The stack's targets by construct id: the same constructs the stack holds, found without the two round
 # trips of node.try_find_child per attachment (36 of the studio bench's, for its 18 existing-target ones).
@@ -113,3 +155,7 @@ class _Entries:
 
 def _arn(stack: Stack, resource: str, name: str) -> str:
     return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+
+def _parameter_arn(stack: Stack, name: str) -> str:
+    return stack.format_arn(service="ssm", resource="parameter", resource_name=name)
