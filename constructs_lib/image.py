@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 from weakref import WeakKeyDictionary
 
 import jsii
@@ -92,9 +92,15 @@ class ImageBase(Resource):
         grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=list(IMAGE_READ_ACTIONS), resource_arns=[image_arn, versions_arn]
         )
-        if isinstance(grantee, Construct):  # where the grant's policy is (an import's is a child)
-            resource = nag_resource(Stack.of(grantee).resolve(versions_arn))
-            Validations.of(grantee).acknowledge(
+        # Where the grant's policy is: under the grantee (an import's policy is its child); for a jsii
+        # proxy (Role.from_role_arn), its "Policy" child, which the grant landed in.
+        holder: Any = grantee
+        if not isinstance(grantee, Construct):
+            node = getattr(grantee, "node", None)
+            holder = node.try_find_child("Policy") if node is not None else None
+        if holder is not None:
+            resource = nag_resource(Stack.of(holder).resolve(versions_arn))
+            Validations.of(holder).acknowledge(
                 Acknowledgment(
                     id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]",
                     reason=f"Studio reads whichever version of image {self.node.path} it lists; SageMaker "

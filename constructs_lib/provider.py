@@ -244,6 +244,8 @@ def nag_resource(resolved: Any) -> str:
         return "".join(nag_resource(part) for part in resolved["Fn::Join"][1])
     if isinstance(resolved, dict) and "Ref" in resolved:
         return f"<{resolved['Ref']}>"
+    if isinstance(resolved, dict) and isinstance(resolved.get("Fn::ImportValue"), str):
+        return str(resolved["Fn::ImportValue"])  # the export's name
     if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
         return f"<{'.'.join(resolved['Fn::GetAtt'])}>"
     return json.dumps(resolved)

@@ -30,6 +30,7 @@ from constructs import Construct, IConstruct
 from .. import validation
 from ..enums import AppType, ReconcileDefault
 from ..interfaces import IAppImageConfig, IImage, IImageVersion
+from ..tokens import is_unresolved
 from .checks import (
     _FOREIGN_VERSION,
     _check_environments,
@@ -219,12 +220,22 @@ class _WaitForVersions:
 def _named(
     l1: CfnResource, domain: str | sagemaker.CfnDomain
 ) -> tuple[str | sagemaker.CfnDomain, str | None, str | None]:
-    """An L1 target of another stack as the custom resource takes it: its domain and its name."""
+    """An L1 target of another stack as the custom resource takes it: its domain and its name.
+
+    A domain id known at deploy time is exported explicitly (the export CDK would make for the
+    reference), so that the attachment's stack names it by the same ``Fn::ImportValue`` everywhere,
+    cdk-nag's findings included.
+    """
+    home = Stack.of(l1)
+
+    def exported(value: str) -> str:
+        return home.export_value(value) if is_unresolved(value) else value
+
     if isinstance(l1, sagemaker.CfnUserProfile):
-        return l1.domain_id, l1.user_profile_name, None
+        return exported(l1.domain_id), l1.user_profile_name, None
     if isinstance(l1, sagemaker.CfnSpace):
-        return l1.domain_id, None, l1.space_name
-    return domain, None, None
+        return exported(l1.domain_id), None, l1.space_name
+    return exported(cast(sagemaker.CfnDomain, l1).attr_domain_id), None, None
 
 
 def _l1_target(domain: Target, user_profile: Target | None, space: Target | None) -> CfnResource | None:
