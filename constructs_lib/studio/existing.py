@@ -22,12 +22,9 @@ from ..enums import AppType
 from ..interfaces import IImage
 from ..tokens import identity
 from .contract import (
-    LEDGER_PREFIX,
     LEDGER_VERSION,
     RESOURCE_TYPE,
     SERVICE_TIMEOUT,
-    SSM_READ_ACTIONS,
-    SSM_WRITE_ACTIONS,
     TARGET_ID_PREFIX,
 )
 from .function import StudioProvider
@@ -67,33 +64,31 @@ class _ExistingTarget(Construct):
         targets = _TARGETS.setdefault(stack, {})
         found = targets.get(id)
         if found is None:
-            found = targets[id] = cls(stack, id, domain_id=domain_id, kind=kind, member=member)
+            found = targets[id] = cls(
+                stack, id, domain_id=domain_id, kind=kind, member=member, literal=literal
+            )
             # Literal ids name one target app-wide; tokens resolve per stack.
             found.key = "/".join(resolved) if literal else f"{stack.node.path}/{id}"
         return found
 
     key: str  # the target, for the app-wide listings
 
-    def __init__(self, scope: Stack, id: str, *, domain_id: str, kind: str, member: str | None) -> None:
+    def __init__(
+        self, scope: Stack, id: str, *, domain_id: str, kind: str, member: str | None, literal: bool
+    ) -> None:
         super().__init__(scope, id)
+        self.construct_id = id  # known here, without a round trip
+        self.literal = literal  # whether its ids are literal (else tokens)
         self._entries: list[dict[str, Any]] = []
         self._waits_for: set[int] = set()
         self._granted: set[tuple[str, str]] = set()  # (execution role path, image name identity)
         self.domain_id = domain_id
         provider = StudioProvider.of(scope)
-        provider.allow(_arn(scope, kind, domain_id if member is None else f"{domain_id}/{member}"))
         #: The function's id for the target (``<domain>/domain``, ``<domain>/user-profile/<name>``...),
         #: which also names its path in the ledger.
         self.physical_id = "/".join([domain_id, kind] if member is None else [domain_id, kind, member])
-        # The ledger: the target's path (read) and the owners' records below it (written, deleted).
-        ledger = f"{LEDGER_PREFIX}/{self.physical_id}".lstrip("/")
-        provider.allow(_parameter_arn(scope, ledger), actions=SSM_READ_ACTIONS)
-        provider.allow(
-            _parameter_arn(scope, f"{ledger}/*"),
-            actions=SSM_WRITE_ACTIONS,
-            wildcard_reason="The ledger records of this one Studio target, one per stack that lists images "
-            "there, each split over parameters numbered at deploy time",
-        )
+        name = domain_id if member is None else f"{domain_id}/{member}"
+        provider.allow_target(kind, name, self.physical_id, literal=literal)
         properties: dict[str, Any] = {"DomainId": domain_id}
         if member is not None:
             properties["UserProfileName" if kind == "user-profile" else "SpaceName"] = member
@@ -151,11 +146,3 @@ class _Entries:
 
     def produce(self) -> Any:
         return self._entries
-
-
-def _arn(stack: Stack, resource: str, name: str) -> str:
-    return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
-
-def _parameter_arn(stack: Stack, name: str) -> str:
-    return stack.format_arn(service="ssm", resource="parameter", resource_name=name)

@@ -20,7 +20,6 @@ from constructs import Construct
 
 from .. import validation
 from ..enums import ReconcileDefault
-from ..tokens import is_unresolved
 from .contract import DEFAULT_RECONCILE_INTERVAL, RECONCILE_KEY, RECONCILE_VALUE
 from .existing import _ExistingTarget
 from .function import StudioProvider
@@ -58,18 +57,18 @@ class _Group:
         self.members: dict[str, _Listed] = {}  # by the target construct's id
 
     def add(self, target: _ExistingTarget) -> None:
-        size = TOKEN_TARGET_SIZE if is_unresolved(target.physical_id) else len(target.physical_id) + 3
+        size = len(target.physical_id) + 3 if target.literal else TOKEN_TARGET_SIZE
         if not self._inputs or self._inputs[-1].size + size > MAX_INPUT:
             self._inputs.append(self._new_input())
         listed = self._inputs[-1]
         listed.ids.append(target.physical_id)
         listed.size += size
-        self.members[target.node.id] = listed
+        self.members[target.construct_id] = listed
         # Created after the target's resource, deleted before it: a run never meets a half-made target.
         self._rules[-1].node.add_dependency(target.resource)
 
     def remove(self, target: _ExistingTarget) -> None:
-        listed = self.members.pop(target.node.id)
+        listed = self.members.pop(target.construct_id)
         listed.ids.remove(target.physical_id)
 
     def _new_input(self) -> _Listed:
@@ -97,8 +96,10 @@ class Reconciliation(Construct):
     @classmethod
     def of(cls, stack: Stack) -> Reconciliation:
         provider = StudioProvider.of(stack)
-        found = provider.node.try_find_child(RECONCILE_ID)
-        return found if isinstance(found, Reconciliation) else cls(provider, RECONCILE_ID)
+        if provider.reconciliation is None:  # kept on the provider: a tree lookup is two round trips
+            provider.reconciliation = cls(provider, RECONCILE_ID)
+        assert isinstance(provider.reconciliation, Reconciliation)
+        return provider.reconciliation
 
     def __init__(self, provider: StudioProvider, id: str) -> None:
         super().__init__(provider, id)
@@ -127,7 +128,7 @@ class Reconciliation(Construct):
         attachment leaves it to the others), and in the opt-in rule if any of them asks."""
         wanted = self.default if isinstance(interval, ReconcileDefault) else interval
         minutes = None if wanted is None else int(_check(owner, wanted).to_minutes())
-        key = target.node.id
+        key = target.construct_id
         before = self._minutes.get(key)
         after = minutes if before is None else before if minutes is None else min(before, minutes)
         self._minutes[key] = after
