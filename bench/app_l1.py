@@ -48,8 +48,12 @@ def add_function(
     timeout: int,
     actions: list[str],
     arns: list[str],
+    statements: list[dict[str, Any]] | None = None,
 ) -> tuple[lambda_.CfnFunction, iam.CfnPolicy]:
-    """One crhelper function with its log group, role and policy, shipping the library's staged code."""
+    """One crhelper function with its log group, role and policy, shipping the library's staged code.
+
+    The policy allows ``actions`` on ``arns``, plus any further ``statements`` (``Action`` and ``Resource``).
+    """
     log_group = logs.CfnLogGroup(stack, f"{prefix}LogGroup", retention_in_days=365)
     log_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
     function_role = iam.CfnRole(
@@ -66,6 +70,7 @@ def add_function(
         policy_document=_document(
             {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group.attr_arn},
             {"Action": actions, "Resource": arns},
+            *(statements or []),
         ),
     )
     code = s3_assets.Asset(stack, f"{prefix}Code", path=function_code_directory(handler))

@@ -2,18 +2,24 @@
 """Benchmark app "studio", floor side: ``app_library_studio.py``'s template hand-written with L1 classes.
 
 On top of ``app_l1.py``'s images: per image a ``CfnAppImageConfig``; one Studio function per stack
-(log group, role, policy, function, the library's staged code); one ``CustomResource`` per existing
-target holding every entry listed there, in order (no chain: one read-modify-write per target); and
-the app's own ``CfnDomain`` and ``CfnUserProfile`` written with every ``CustomImages`` entry in their
-properties, as someone without the library would list them.
+(log group, role, policy, function, the library's staged code), whose policy also reads each target's
+ledger path in SSM and writes the records below it; one ``CustomResource`` per existing target holding
+every entry listed there, in order (no chain: one read-modify-write per target), with ``LedgerVersion``;
+the reconcile schedule (a ``CfnRule`` every 10 minutes invoking the function with the targets' ids, and
+its ``CfnPermission``), after the targets' resources; and the app's own ``CfnDomain`` and
+``CfnUserProfile`` written with every ``CustomImages`` entry in their properties, as someone without
+the library would list them.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
 from app_l1 import _arn, add_function, add_images
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
 from workload import (
     ACCOUNT,
@@ -43,6 +49,15 @@ ACTIONS = [
     "sagemaker:DescribeSpace",
     "sagemaker:UpdateSpace",
 ]
+# The ledger: per target, the SSM path named by its id, which the function reads, and the records
+# below it, which it writes. LedgerVersion is the record format.
+LEDGER_PREFIX = "sagemaker-image-constructs/studio"
+LEDGER_VERSION = "1"
+SSM_READ_ACTIONS = ["ssm:GetParametersByPath"]
+SSM_WRITE_ACTIONS = ["ssm:PutParameter", "ssm:DeleteParameters"]
+# The reconcile schedule: the event the function recognizes, every 10 minutes (the default).
+RECONCILE_MINUTES = 10
+RECONCILE_EVENT = {"SageMakerImageConstructs": "reconcile"}
 
 
 def _image(cfn: Any, entry: dict[str, Any]) -> Any:
@@ -171,18 +186,24 @@ def build(app: cdk.App) -> cdk.Stack:
     )
     profile.node.add_dependency(*profile_waits)
 
-    # The Studio function may describe and update exactly the targets of the custom resources.
+    # The Studio function may describe and update exactly the targets of the custom resources, read
+    # each target's ledger path and write the records below it. A target's id (``<domain>/domain``,
+    # ``<domain>/user-profile/<name>``, ``<domain>/space/<name>``) names its path.
     team_domain_id = domain.attr_domain_id
-    arns = []
+    arns, paths, records, physical_ids = [], [], [], []
     for on_team, user_profile, space in existing:
         domain_id = team_domain_id if on_team else EXISTING_DOMAIN_ID
         if user_profile is not None:
-            resource = f"user-profile/{domain_id}/{user_profile}"
+            kind, name = "user-profile", user_profile
         elif space is not None:
-            resource = f"space/{domain_id}/{space}"
+            kind, name = "space", space
         else:
-            resource = f"domain/{domain_id}"
-        arns.append(_arn("sagemaker", ACCOUNT, resource))
+            kind, name = "domain", None
+        arns.append(_arn("sagemaker", ACCOUNT, f"{kind}/{domain_id}" + (f"/{name}" if name else "")))
+        physical_id = f"{domain_id}/{kind}" + (f"/{name}" if name else "")
+        physical_ids.append(physical_id)
+        paths.append(_arn("ssm", ACCOUNT, f"parameter/{LEDGER_PREFIX}/{physical_id}"))
+        records.append(_arn("ssm", ACCOUNT, f"parameter/{LEDGER_PREFIX}/{physical_id}/*"))
     function, function_policy = add_function(
         stack,
         "Studio",
@@ -191,9 +212,14 @@ def build(app: cdk.App) -> cdk.Stack:
         timeout=FUNCTION_TIMEOUT,
         actions=ACTIONS,
         arns=arns,
+        statements=[
+            {"Action": SSM_READ_ACTIONS, "Resource": paths},
+            {"Action": SSM_WRITE_ACTIONS, "Resource": records},
+        ],
     )
 
     # One resource per existing target, holding its entries in order: one read-modify-write each.
+    resources: list[cdk.CfnResource] = []
     for (on_team, user_profile, space), (entries, waits) in existing.items():
         properties: dict[str, Any] = {"DomainId": team_domain_id if on_team else EXISTING_DOMAIN_ID}
         if user_profile is not None:
@@ -201,6 +227,7 @@ def build(app: cdk.App) -> cdk.Stack:
         elif space is not None:
             properties["SpaceName"] = space
         properties["CustomImages"] = entries
+        properties["LedgerVersion"] = LEDGER_VERSION
         name = "Team" if on_team else "Existing"
         resource = cdk.CustomResource(
             stack,
@@ -213,6 +240,36 @@ def build(app: cdk.App) -> cdk.Stack:
         custom = resource.node.default_child
         assert isinstance(custom, cdk.CfnResource)
         custom.node.add_dependency(function_policy, *waits)
+        resources.append(custom)
+
+    # The reconcile schedule: the function re-applies the targets' entries every 10 minutes; the rule
+    # and its permission come after the targets' resources (and go before them).
+    event = {**RECONCILE_EVENT, "StackId": cdk.Aws.STACK_ID, "Targets": physical_ids}
+    rule = events.CfnRule(
+        stack,
+        "StudioReconcile",
+        description=f"Re-applies this stack's Studio custom images every {RECONCILE_MINUTES} minutes",
+        schedule_expression=f"rate({RECONCILE_MINUTES} minutes)",
+        state="ENABLED",
+        targets=[
+            events.CfnRule.TargetProperty(
+                arn=function.attr_arn,
+                id="Target0",
+                input=json.dumps(event, separators=(",", ":")),
+                retry_policy=events.CfnRule.RetryPolicyProperty(maximum_retry_attempts=2),
+            )
+        ],
+    )
+    permission = lambda_.CfnPermission(
+        stack,
+        "StudioReconcilePermission",
+        action="lambda:InvokeFunction",
+        function_name=function.attr_arn,
+        principal="events.amazonaws.com",
+        source_arn=rule.attr_arn,
+    )
+    rule.node.add_dependency(*resources)
+    permission.node.add_dependency(*resources)
     return stack
 
 
