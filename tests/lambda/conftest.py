@@ -399,6 +399,10 @@ def ssm(
             monkeypatch.setattr(shared, "SSM", None)
     actions = sys.modules["studio_ledger"].SSM_ACTIONS
     assert {f"ssm:{name}" for name in ledger.operations} <= set(actions)
+    # Only below the ledger's prefix, where the function's IAM policy lets it read and write.
+    named = [p.get("Path") or p.get("Name") for _, p in ledger.calls if "Names" not in p]
+    named += [name for _, p in ledger.calls for name in p.get("Names", [])]
+    assert all(str(name).startswith(f"{LEDGER}/") for name in named), named
 
 
 class CfnEndpoint:

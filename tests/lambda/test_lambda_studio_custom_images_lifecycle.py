@@ -51,8 +51,13 @@ def domain(kg: list[dict[str, Any]], lab: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
+def stack_of(sent: list[dict[str, Any]]) -> str:
+    """The stack of the events sent so far (one stack throughout)."""
+    return str(sent[-1]["StackId"])
+
+
 def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
-    cfn, sagemaker, cfn_endpoint, caplog, clock, crhelper_sleeps, operations
+    cfn, sagemaker, cfn_endpoint, caplog, clock, crhelper_sleeps, operations, ssm
 ):
     caplog.set_level(logging.DEBUG)
     sent: list[dict[str, Any]] = []
@@ -75,6 +80,7 @@ def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
     sagemaker.describe(**domain([TEAM, mine(3)], [mine(5)]))  # the unpinned entry shown with a number
     step(cfn.event("Create", first, logical_id="DomainImages"), "SUCCESS", DOMAIN_ID)
     assert updates() == 1
+    assert len(ssm.record(DOMAIN_ID, stack_of(sent), "DomainImages")["Entries"]) == 2
 
     # 2. Update: the pin moves to 4; the unpinned entry, shown as 5, is ours and not rewritten.
     second = cfn.props("domain", {**users_kg, "ImageVersionNumber": "4"}, spaces_lab)
@@ -178,6 +184,9 @@ def test_life_cycle_answers_exact_bodies_and_never_logs_the_response_url(
         body["PhysicalResourceId"],
     )
     assert len(operations) == calls
+
+    # The stack is gone, and so is every ledger record it wrote (the failed Create's included).
+    assert ssm.names() == []
 
     # Every response went to its own pre-signed URL; none of those URLs reached the logs.
     assert_answered_without_leaks(sent, cfn_endpoint, caplog, cfn.index.__name__, crhelper_sleeps)
