@@ -58,18 +58,28 @@ CHANGES = {
 
 
 def platform_app(outdir: Path, *, platform_first: bool, pin: int | None = None, attach: bool = True,
-                 versions: int = 2, second: bool = False) -> dict[str, Any]:  # fmt: skip
-    """The stacks' templates, exports and imports, and their deploy order, as the assembly has them."""
+                 versions: int = 2, second: bool = False, team: str = "Images",
+                 keep_export: bool = True) -> dict[str, Any]:  # fmt: skip
+    """The stacks' templates, exports and imports, and their deploy order, as the assembly has them.
+
+    ``keep_export``: the platform exports its domain's id and execution role's ARN itself, as the README
+    advises, so that the team's last attachment can go without CloudFormation refusing to delete an
+    export still imported.
+    """
     app = cdk.App(outdir=str(outdir))
     made: dict[str, Any] = {}
 
     def platform() -> None:
         made["platform"] = cdk.Stack(app, "Platform")
         made["domain"] = domain_of(made["platform"])
+        if keep_export:  # what the team's stack imports: the domain's id and its execution role's ARN
+            made["platform"].export_value(made["domain"].attr_domain_id)
+            role = made["platform"].node.find_child("Execution")
+            made["platform"].export_value(role.role_arn)  # type: ignore[attr-defined]
 
     if platform_first:
         platform()
-    images = cdk.Stack(app, "Images")
+    images = cdk.Stack(app, team)
     if not platform_first:
         platform()
     image = Image(images, "Image", image_name="team-image")
@@ -87,6 +97,9 @@ def platform_app(outdir: Path, *, platform_first: bool, pin: int | None = None, 
     assembly = app.synth()
     stacks = {s.stack_name: s for s in assembly.stacks}
     order = [s.stack_name for s in _deploy_order(assembly.stacks)]
+    if team != "Images":
+        stacks["Images"] = stacks.pop(team)
+        order = ["Images" if name == team else name for name in order]
     dependencies = {
         name: [d.id for d in s.dependencies if not d.id.endswith(".assets")] for name, s in stacks.items()
     }
@@ -141,14 +154,19 @@ def refused_exports(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return refused
 
 
+@pytest.mark.parametrize(
+    "team", ["Images", "TeamImages"], ids=["team before platform", "team after platform"]
+)
 @pytest.mark.parametrize("platform_first", [True, False], ids=["platform declared first", "images first"])
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_routine_changes_deploy_with_the_domain_in_a_platform_stack(
-    tmp_path: Path, change: str, platform_first: bool
+    tmp_path: Path, change: str, platform_first: bool, team: str
 ) -> None:
+    """The assembly orders stacks that do not depend on each other by name, not by declaration: both
+    names are tried, so that the platform deploys before and after the team's stack."""
     old, new = CHANGES[change]
-    before = platform_app(tmp_path / "before", platform_first=platform_first, **old)
-    after = platform_app(tmp_path / "after", platform_first=platform_first, **new)
+    before = platform_app(tmp_path / "before", platform_first=platform_first, team=team, **old)
+    after = platform_app(tmp_path / "after", platform_first=platform_first, team=team, **new)
     assert refused_exports(before, after) == []
     # The team's stack deploys after the platform whose domain it lists images in, by reference to the
     # domain's id: the natural direction. The platform stack depends on nothing of the team's, and its
@@ -204,6 +222,22 @@ def test_a_team_stack_that_uses_a_platform_output_attaches_to_its_domain_without
     (grant,) = granted
     assert "Fn::ImportValue" in json.dumps(grant["Properties"]["Roles"])
     assert Template.from_stack(platform).find_resources("AWS::IAM::Policy") == {}
+
+
+def test_the_last_attachment_can_go_only_while_the_platform_keeps_its_export(tmp_path: Path) -> None:
+    """Without the platform's own export_value, removing the team's last attachment to its domain
+    deletes the export while the team's stack, deployed after the platform, still imports it."""
+
+    def removal(keep_export: bool) -> list[str]:
+        before = platform_app(tmp_path / f"b{keep_export}", platform_first=True, team="TeamImages",
+                              keep_export=keep_export)  # fmt: skip
+        after = platform_app(tmp_path / f"a{keep_export}", platform_first=True, team="TeamImages",
+                             keep_export=keep_export, attach=False)  # fmt: skip
+        assert after["order"] == ["Platform", "Images"]
+        return refused_exports(before, after)
+
+    assert removal(keep_export=False) != []
+    assert removal(keep_export=True) == []
 
 
 def test_the_export_check_sees_an_export_that_a_routine_change_deletes(tmp_path: Path) -> None:
