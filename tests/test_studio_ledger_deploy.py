@@ -568,6 +568,20 @@ def test_200_entries_on_one_target_round_trip_through_a_split_record(
     assert "img-000" not in record_text(parts)
     figures["update"] = ssm_within_bound(updated, before, store)
 
+    # Down to 5 entries: the record shrinks to one part, its other parts deleted.
+    few = changed[:5]
+    before = records(store)
+    shrunk = deployer.update(synth(tmp_path, "Many", few))
+    one_update_per_target(shrunk, {DOMAIN_KEY})
+    assert listed(fake, DOMAIN_KEY, "DefaultUserSettings", "JupyterLab") == [
+        entry(a.image, LAB, a.version) for a in few
+    ]
+    ((_, parts),) = records(store).items()
+    assert len(parts) == 1, parts
+    assert all(a.image in record_text(parts) for a in few)
+    figures["shrink"] = ssm_within_bound(shrunk, before, store)
+    quiet_run(deployer)
+
     before = records(store)
     deleted = deployer.delete()
     one_update_per_target(deleted, {DOMAIN_KEY})
@@ -697,10 +711,14 @@ def test_an_upgrade_detaches_only_the_attachment_removed_in_its_deploy(
         THEIRS,
         entry("upgrade-py", app_module.LAB, 1),
     ]
-    assert {physical for physical, _ in records(store)} == {
-        f"{domain}/domain",
-        f"{domain}/user-profile/{profile}",
-    }
+    ledger = records(store)
+    assert {physical for physical, _ in ledger} == {f"{domain}/domain", f"{domain}/user-profile/{profile}"}
+    for (physical, _), parts in ledger.items():  # each record declares what the new template does there
+        text = record_text(parts)
+        props = next(p for p in new.values() if deploy_sim.physical_id_of(p) == physical)
+        assert all(item["ImageName"] in text for item in props["CustomImages"]), text
+        # upgrade-r stays declared on the profile only (RLab, on the domain, was removed)
+        assert ("upgrade-r" in text) == physical.endswith(profile), text
     # No write of the upgrade ever left out an entry the new template declares in the list it carried.
     wanted = declared(new)
     for name, params in fake.calls[calls_before:]:
