@@ -104,6 +104,28 @@ def test_create_writes_its_record_and_the_handler_reads_it_back(cfn, sagemaker, 
     sagemaker.done()
 
 
+def test_the_record_is_written_before_the_sagemaker_write(cfn, sagemaker, ssm, shared):
+    """So that another owner's removal running meanwhile already sees this declaration."""
+    seen: list[Any] = []
+
+    def look(**_: Any) -> None:
+        seen.append(ssm.record(DOMAIN_ID, STACK, LOGICAL))
+
+    events = shared.sagemaker().meta.events
+    events.register(
+        "before-parameter-build.sagemaker.UpdateDomain", look, unique_id="test-record-before-write"
+    )
+    try:
+        rmw(sagemaker, "domain", {}, {"DefaultUserSettings": bare(listed())})
+        assert cfn.send(cfn.event("Create", cfn.props()))["Status"] == "SUCCESS"
+    finally:
+        events.unregister(
+            "before-parameter-build.sagemaker.UpdateDomain", unique_id="test-record-before-write"
+        )
+    assert [record and record["Entries"] for record in seen] == [[declared()]]
+    sagemaker.done()
+
+
 def _many(count: int) -> list[dict[str, Any]]:
     """``count`` entries with the longest names SageMaker takes: about 250 characters each as JSON."""
     return [
@@ -255,6 +277,22 @@ def test_a_conflicting_declaration_fails_naming_the_other_stack_and_writes_nothi
     assert shown in body["Reason"] and len(body["Reason"]) <= 256
     assert ssm.operations == ["GetParametersByPath"] and operations == []
     assert ssm.record(DOMAIN_ID, STACK, LOGICAL) is None
+    sagemaker.done()
+
+
+def test_a_conflicting_update_keeps_the_old_record_and_writes_nothing(cfn, sagemaker, ssm, operations):
+    ssm.seed(DOMAIN_ID, TEAM_STACK, "TeamImages", [declared(version=2)])
+    mine = ssm.seed(DOMAIN_ID, STACK, LOGICAL, [declared("other", "my-config")])
+    old = cfn.props("domain", cfn.entry(image="other"))
+    event = cfn.event("Update", cfn.props("domain", cfn.entry(version=3)), physical_id=DOMAIN_ID, old=old)
+
+    body = cfn.send(event)
+
+    assert body["Status"] == "FAILED" and body["PhysicalResourceId"] == DOMAIN_ID
+    assert "Stack 'team-stack' (resource 'TeamImages')" in body["Reason"]
+    assert ssm.parts(DOMAIN_ID, STACK, LOGICAL) == mine
+    assert ssm.record(DOMAIN_ID, STACK, LOGICAL)["Entries"] == [declared("other", "my-config")]
+    assert ssm.operations == ["GetParametersByPath"] and operations == []
     sagemaker.done()
 
 
