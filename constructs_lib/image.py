@@ -22,7 +22,7 @@ from aws_cdk import (
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, Dependable
+from constructs import Construct, Dependable, IConstruct
 
 from . import validation
 from .enums import ReconcileDefault
@@ -74,6 +74,9 @@ class ImageBase(Resource):
         self._foreign_pull_policies: dict[str, iam.Policy] = {}
         # The image's own resource (none for imports): versions come after it, its role's grants before.
         self._image_resources: list[CfnResource] = []
+        # What lists a version of this image by number (None: the latest), by id(): each waits for that
+        # version (or the last one), whether declared before it or after it.
+        self._waiting: dict[int, tuple[IConstruct, Stack, int | None]] = {}
         self._environment: tuple[str, str] | None = None
         # An image imported by ARN may be of another account or region than the stack it is used in.
         self._environment_from_arn = environment_from_arn is not None
@@ -212,11 +215,43 @@ class ImageBase(Resource):
             resource.node.add_dependency(*self._image_resources)
         self._versions.append(version)
         self._version_stacks.append(stack)
+        for waiting, waiting_stack, number in list(self._waiting.values()):
+            if number is None or number >= len(self._versions):
+                self._wait(waiting, waiting_stack, number)
         if repository is not None:
             if foreign:
                 self._grant_pull_in(stack, version, resource, repository)
             else:
                 self._grant_pull(repository)
+
+    def _wait_for_version(self, waiting: IConstruct, stack: Stack, number: int | None) -> None:
+        """``waiting`` (in ``stack``) lists version ``number`` of this image (None: its latest). It waits
+        for that version, the ``number``-th declared (CloudFormation creates them in order), or for the
+        last one until as many are declared, even if declared after it: SageMaker cannot list a version
+        that does not exist yet."""
+        if id(waiting) not in self._waiting:
+            self._waiting[id(waiting)] = (waiting, stack, number)
+            if self._versions:
+                self._wait(waiting, stack, number)
+
+    def _wait(self, waiting: IConstruct, stack: Stack, number: int | None) -> None:
+        at = len(self._versions) if number is None else min(number, len(self._versions))
+        version, home = self._versions[at - 1], self._version_stacks[at - 1]
+        # A version's stack deploys after the image's and the previous versions' (the chain): one of
+        # those cannot wait for it.
+        earlier = [self._home, *self._version_stacks[: at - 1]]
+        if not _same_stack(home, stack) and any(_same_stack(stack, s) for s in earlier):
+            if number is not None and number <= len(self._versions):
+                raise validation.ValidationError(
+                    f"{waiting.node.path}: lists version {number} of image {self.node.path}, declared as "
+                    f"{version.node.path} in a stack that deploys after it; list it from that stack, "
+                    "or from one that deploys after it"
+                )
+            # The latest: the versions of the stacks before it exist by then, and SageMaker lists
+            # whichever is the latest.
+            del self._waiting[id(waiting)]
+            return
+        waiting.node.add_dependency(version)
 
     def _check_environment(self, version: Construct, stack: Stack) -> None:
         """Refuse a version whose stack is in another account or region than the image (both known)."""

@@ -20,6 +20,7 @@ from constructs_lib import (
     BaseImage,
     ContainerConfig,
     Image,
+    ImageVersion,
     KernelGatewayConfig,
     KernelSpec,
     StudioAttachment,
@@ -414,6 +415,74 @@ def test_a_version_declared_after_the_attachment_is_waited_for_too(app: cdk.App)
     later = image.add_version("V1", base_image=BASE)
     assert stack.get_logical_id(later.resource) in depends_on(stack, studio.RESOURCE_TYPE)
     Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp(studio.NO_VERSION_WARNING))
+
+
+@pytest.mark.parametrize("version", [None, 2], ids=["unpinned", "pinned by number"])
+def test_a_version_declared_after_the_attachment_beside_an_earlier_one_is_waited_for(
+    app: cdk.App, version: int | None
+) -> None:
+    """V1, then the attachment (version 2, or the latest), then V2: it must wait for V2, or a first
+    deploy could list version 2 before it exists and leave the domain Update_Failed."""
+    stack = cdk.Stack(app, "Stack")
+    image = Image(stack, "Image", image_name="team-image")
+    lab = AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig())
+    image.add_version("V1", base_image=BASE)
+    StudioAttachment(stack, "Attach", image=image, app_image_config=lab, version=version, domain=DOMAIN)
+    domain = domain_of(stack)
+    StudioAttachment(stack, "Merged", image=image, app_image_config=lab, version=version, domain=domain)
+    v2 = image.add_version("V2", base_image=BASE)
+    assert stack.get_logical_id(v2.resource) in depends_on(stack, studio.RESOURCE_TYPE)
+    assert stack.get_logical_id(v2.resource) in depends_on(stack, "AWS::SageMaker::Domain")
+
+
+def test_a_version_in_another_stack_declared_after_the_attachment_orders_the_stacks(app: cdk.App) -> None:
+    """The attachment in a team stack of its own waits for the image's last version, wherever it is."""
+    images = cdk.Stack(app, "Images")
+    image = Image(images, "Image", image_name="team-image")
+    lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
+    image.add_version("V1", base_image=BASE)
+    team = cdk.Stack(app, "Team")
+    StudioAttachment(team, "Attach", image=image, app_image_config=lab, version=2, domain=DOMAIN)
+    later = cdk.Stack(app, "Later")
+    ImageVersion(later, "V2", image=image, base_image=BASE)
+    dependencies = {s.stack_name: {d.id for d in s.dependencies} for s in app.synth().stacks}
+    assert "Later" in dependencies["Team"]
+
+
+def test_a_pin_by_number_waits_for_that_version_not_later_ones(app: cdk.App) -> None:
+    images = cdk.Stack(app, "Images")
+    image = Image(images, "Image", image_name="team-image")
+    lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
+    image.add_version("V1", base_image=BASE)
+    ImageVersion(cdk.Stack(app, "Later"), "V2", image=image, base_image=BASE)
+    team = cdk.Stack(app, "Team")
+    StudioAttachment(team, "Attach", image=image, app_image_config=lab, version=1, domain=DOMAIN)
+    ImageVersion(cdk.Stack(app, "Latest"), "V3", image=image, base_image=BASE)
+    dependencies = {s.stack_name: {d.id for d in s.dependencies} for s in app.synth().stacks}
+    assert "Images" in dependencies["Team"]
+    assert "Later" not in dependencies["Team"] and "Latest" not in dependencies["Team"]
+
+
+def test_the_latest_version_of_a_stack_that_deploys_after_the_attachment_is_not_waited_for(
+    app: cdk.App,
+) -> None:
+    """The attachment in the image's stack, a version in a later stack: an unpinned entry lists the
+    versions that exist (V1) and waits for no later stack (a cycle); pinned to that version, refused."""
+    stack = cdk.Stack(app, "Stack")
+    image = Image(stack, "Image", image_name="team-image")
+    lab = AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig())
+    v1 = image.add_version("V1", base_image=BASE)
+    StudioAttachment(stack, "Attach", image=image, app_image_config=lab, domain=DOMAIN)
+    StudioAttachment(stack, "Pinned", image=image, app_image_config=lab, version=2, domain="d-other")
+    later = cdk.Stack(app, "Later")
+    with pytest.raises(ValidationError, match="lists version 2 of image Stack/Image, declared as Later/V2"):
+        ImageVersion(later, "V2", image=image, base_image=BASE)
+    assert stack.get_logical_id(v1.resource) in depends_on_all(stack, studio.RESOURCE_TYPE)[0]
+
+
+def depends_on_all(stack: cdk.Stack, resource_type: str) -> list[list[str]]:
+    found = Template.from_stack(stack).find_resources(resource_type).values()
+    return [list(resource.get("DependsOn", [])) for resource in found]
 
 
 def test_an_image_without_versions_is_a_warning_with_an_id(app: cdk.App) -> None:

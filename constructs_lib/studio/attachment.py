@@ -142,14 +142,12 @@ class StudioAttachment(Construct):
         waits_for: list[IConstruct] = list(getattr(image, "_image_resources", ()))
         if entry["AppImageConfigName"] is not config_name:
             waits_for.append(app_image_config)
-        versions: list[IConstruct] = getattr(image, "_versions", [])
-        if version is not None and not isinstance(version, int | float):
-            waits_for.append(version)
-        elif versions:
-            waits_for.append(versions[-1])
-        elif getattr(image, "_image_resources", None):
-            # A version may still be declared after this: look again at synth.
-            Aspects.of(self).add(_WaitForVersions(self, image))
+        latest = version is None or isinstance(version, int | float)  # the image's latest, or by number
+        if not latest:
+            waits_for.append(cast(IConstruct, version))
+        elif getattr(image, "_image_resources", None) and not getattr(image, "_versions", None):
+            # No version yet: warn at synth if none comes.
+            Aspects.of(self).add(_WarnWithoutVersions(self, image))
         if app_type is AppType.KERNEL_GATEWAY:
             Annotations.of(self).add_warning_v2(
                 STUDIO_CLASSIC_WARNING,
@@ -182,6 +180,9 @@ class StudioAttachment(Construct):
             Reconciliation.of(stack).add(owner, target, reconcile_interval, reconcile_on_change)
             self.resource = target.resource
             self._carrier = target.resource
+        wait_for_version = getattr(image, "_wait_for_version", None)
+        if latest and wait_for_version is not None:  # an Image of this app: its versions are known
+            wait_for_version(self._carrier, carrier, number if isinstance(number, int) else None)
 
     @staticmethod
     def set_default_reconcile_interval(stack: Stack, interval: Duration | None) -> None:
@@ -192,9 +193,9 @@ class StudioAttachment(Construct):
 
 
 @jsii.implements(IAspect)
-class _WaitForVersions:
-    """At synth, for an attachment made before its image had a version: wait for the last version
-    declared by then, or warn that the image has none (SageMaker cannot list an image without one)."""
+class _WarnWithoutVersions:
+    """At synth, for an attachment made before its image had a version: warn if none came (SageMaker
+    cannot list an image without one). The wait for versions is the image's (``_wait_for_version``)."""
 
     def __init__(self, attachment: StudioAttachment, image: IImage) -> None:
         self._attachment = attachment
@@ -205,10 +206,7 @@ class _WaitForVersions:
         if self._done:
             return
         self._done = True
-        versions = getattr(self._image, "_versions", [])
-        if versions:
-            self._attachment._carrier.node.add_dependency(versions[-1])
-        else:
+        if not getattr(self._image, "_versions", None):
             Annotations.of(self._attachment).add_warning_v2(
                 NO_VERSION_WARNING,
                 f"Image {self._image.node.path} has no version in this app and the attachment pins none: "
