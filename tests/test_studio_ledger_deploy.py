@@ -591,6 +591,32 @@ def test_200_entries_on_one_target_round_trip_through_a_split_record(
     print("SSM calls per invocation, 200 entries:", figures)
 
 
+def test_many_targets_are_reconciled_through_several_inputs(
+    tmp_path: Path, store: ParameterStore, handler: ModuleType
+) -> None:
+    """80 user profiles with 63-character names: more physical ids than one rule target's Input holds
+    (EventBridge: 8192 characters), so the stack lists them in several inputs; together they cover
+    every target, and a run puts back only what is missing, on its own target. (100 such targets no
+    longer synthesize: the ledger's grants would need more than 10 managed policies on the role.)"""
+    profiles = [f"user-{n:03d}-" + "x" * 54 for n in range(80)]
+    fake = account()
+    for name in profiles:
+        fake.add(DOMAIN, "user-profile", name, UserSettings={"ExecutionRole": ROLE})
+    deployer = Deployer(handler, fake, stack_name="Crowd", ssm=store)
+    crowd = [Attach(f"Lab{n}", "team-py", LAB, 1, profile=name) for n, name in enumerate(profiles)]
+    created = deployer.create(synth(tmp_path, "Crowd", crowd))
+    assert len(created.updates) == len(profiles) and set(created.updates.values()) == {1}
+    events = deployer.reconcile_events()  # checks each Input's size, and that they list every target
+    assert len(events) >= 2, [len(json.dumps(event)) for event in events]
+    quiet_run(deployer)
+
+    last = target_key(DOMAIN, "user-profile", profiles[-1])
+    someone_writes(fake, last, UserSettings={"JupyterLabAppSettings": {"CustomImages": []}})
+    run = deployer.reconcile()
+    assert dict(run.updates) == {last: 1}, run.as_dict()
+    assert listed(fake, last, "UserSettings", "JupyterLab") == [entry("team-py", LAB, 1)]
+
+
 # --- the floor: calls per target ----------------------------------------------------------------------------
 
 
