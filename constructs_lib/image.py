@@ -172,8 +172,16 @@ class ImageBase(Resource):
         """
         if id not in _RESERVED_IDS:
             return self
-        found = self.node.try_find_child(container)
-        return found if isinstance(found, Construct) else Construct(self, container)
+        # The other reserved id in the same container would make its default child ambiguous too
+        # ("Cannot determine default child"): the second one gets a container of its own.
+        other = next(reserved for reserved in _RESERVED_IDS if reserved != id)
+        for name in (container, f"{container}{id}"):
+            found = self.node.try_find_child(name)
+            if found is None:
+                return Construct(self, name)
+            if isinstance(found, Construct) and found.node.try_find_child(other) is None:
+                return found
+        raise AssertionError("unreachable: each container holds one reserved id")
 
     def _register_version(
         self,

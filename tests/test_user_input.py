@@ -106,6 +106,28 @@ def test_natural_ids_for_versions_and_attachments_work(stack: cdk.Stack, id: str
     assert template[image_id]["DeletionPolicy"] == "Retain"
 
 
+def test_both_reserved_ids_on_one_image_work_together(stack: cdk.Stack) -> None:
+    """Each alone keeps its container (and its logical ids); the second gets a container of its own,
+    since one holding both has no default child."""
+    image = Image(stack, "Image", image_name="team-image")
+    default = image.add_version("Default", base_image=BASE)
+    resource = image.add_version("Resource", base_image=BASE)
+    lab = AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig())
+    attached = [
+        image.attach_to_studio(id, app_image_config=lab, version=v, domain="d-0123abc", user_profile=user)
+        for id, v, user in (("Resource", resource, "bob"), ("Default", default, "alice"))
+    ]
+    assert default.node.path == "Stack/Image/Versions/Default"
+    assert resource.node.path == "Stack/Image/VersionsResource/Resource"
+    assert [a.node.path for a in attached] == [
+        "Stack/Image/StudioAttachments/Resource",
+        "Stack/Image/StudioAttachmentsDefault/Default",
+    ]
+    template = Template.from_stack(stack).to_json()["Resources"]  # synthesizes: no ambiguity
+    versions = [k for k, v in template.items() if v["Type"] == "AWS::SageMaker::ImageVersion"]
+    assert sorted(versions) == sorted(stack.get_logical_id(v.resource) for v in (default, resource))
+
+
 def test_add_version_keeps_its_place_for_ordinary_ids(stack: cdk.Stack) -> None:
     """Logical ids of versions already deployed must not move (a moved one is a new version)."""
     image = Image(stack, "Image", image_name="team-image")
