@@ -873,7 +873,11 @@ class Deployer:
     # --- the scheduled reconciliation ------------------------------------------------------------------
 
     def reconcile_events(
-        self, template: dict[str, Any] | None = None, *, every_target: bool = True
+        self,
+        template: dict[str, Any] | None = None,
+        *,
+        every_target: bool = True,
+        cloudtrail: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The events the template's scheduled rules send the Studio function (``template``: the stack's
         current one), each rule checked as EventBridge and CloudFormation would need it.
@@ -884,6 +888,9 @@ class Deployer:
         for ``events.amazonaws.com`` with the rule's ARN), the rule is enabled, the event names this
         stack, the rule ``DependsOn`` every per-target resource it lists, and (``every_target``; not when
         some attachments turn their schedule off) the rules together list every per-target resource.
+
+        ``cloudtrail``: instead of the schedules, the rules with an ``EventPattern`` that this event
+        (EventBridge's form of a CloudTrail record, :func:`cloudtrail_event`) matches.
         """
         template = self.template if template is None else template
         resources = template.get("Resources", {})
@@ -904,7 +911,13 @@ class Deployer:
         for rid in dependency_order(template):
             resource = resources[rid]
             props = resource.get("Properties", {})
-            if resource["Type"] != "AWS::Events::Rule" or "ScheduleExpression" not in props:
+            if resource["Type"] != "AWS::Events::Rule":
+                continue
+            if cloudtrail is None and "ScheduleExpression" not in props:
+                continue
+            if cloudtrail is not None and not (
+                "EventPattern" in props and matches(resolver.resolve(props["EventPattern"]), cloudtrail)
+            ):
                 continue
             assert props.get("State", "ENABLED") == "ENABLED", f"rule {rid} is {props['State']}"
             depends = resource.get("DependsOn", [])
@@ -932,9 +945,14 @@ class Deployer:
                     )
                 listed.update(event["Targets"])
                 events.append(event)
-        if every_target:
+        if every_target and cloudtrail is None:
             assert listed == set(by_target), f"rules list {sorted(listed)}, resources are {sorted(by_target)}"
         return events
+
+    def on_change(self, operation: str, **params: str) -> Phase:
+        """Another writer's ``operation`` (``UpdateDomain``...) with these ids, as CloudTrail records it:
+        the function invoked by each rule whose pattern it matches (none: an empty phase)."""
+        return self.reconcile(self.reconcile_events(cloudtrail=cloudtrail_event(operation, **params)))
 
     def reconcile(self, events: list[dict[str, Any]] | None = None) -> Phase:
         """Invoke the function with each scheduled event (:meth:`reconcile_events` unless given), as
@@ -950,6 +968,39 @@ class Deployer:
             assert answers == [], f"a scheduled run answered CloudFormation: {answers}"
             phase.results.append(result)
         return phase
+
+
+def cloudtrail_event(operation: str, **params: str) -> dict[str, Any]:
+    """The event EventBridge receives for a SageMaker API call CloudTrail recorded (a management event):
+    ``requestParameters`` in CloudTrail's camelCase (``DomainId`` -> ``domainId``)."""
+    return {
+        "version": "0",
+        "source": "aws.sagemaker",
+        "detail-type": "AWS API Call via CloudTrail",
+        "account": ACCOUNT,
+        "region": REGION,
+        "detail": {
+            "eventSource": "sagemaker.amazonaws.com",
+            "eventName": operation,
+            "requestParameters": {key[0].lower() + key[1:]: value for key, value in params.items()},
+        },
+    }
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching for the patterns this library writes: every key of the pattern present in
+    the event, a list of values matching when the event's value (or one of its values) is in it, a dict
+    matching the event's dict. Content filters (``prefix``, ``anything-but``...) are not simulated."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(
+            key in event and matches(want, event[key]) for key, want in pattern.items()
+        )
+    if isinstance(pattern, list):
+        if any(isinstance(value, dict) for value in pattern):
+            raise NotImplementedError(f"the simulator matches no content filter: {pattern}")
+        got = event if isinstance(event, list) else [event]
+        return any(value in pattern for value in got)
+    raise ValueError(f"an event pattern's leaves are lists, not {pattern!r}")
 
 
 def physical_id_of(props: dict[str, Any]) -> str:

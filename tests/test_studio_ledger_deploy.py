@@ -86,6 +86,7 @@ class Attach:
     profile: str | None = None
     space: str | None = None
     space_defaults: bool = False
+    on_change: bool = False  # reconcile_on_change: also the rule on CloudTrail's record of a write
 
 
 LAB_PY = Attach("LabPy", "team-py", LAB, 1)  # DefaultUserSettings, JupyterLab
@@ -118,6 +119,7 @@ def synth(
             user_profile=a.profile,
             space=a.space,
             default_space_settings=a.space_defaults,
+            reconcile_on_change=a.on_change,
         )
     return dict(app.synth().get_stack_by_name(stack_name).template)
 
@@ -419,6 +421,32 @@ def test_a_scheduled_run_puts_back_only_what_its_own_stack_declared(
     ]
     quiet_run(one)
     quiet_run(two)
+
+
+def test_the_opt_in_rule_puts_back_what_another_writer_dropped_and_ignores_the_functions_own_writes(
+    tmp_path: Path, store: ParameterStore, handler: ModuleType
+) -> None:
+    """``reconcile_on_change``: a rule on CloudTrail's record of another writer's UpdateDomain on the
+    domain runs the function at once; the function's own writes match the same rule, and the runs they
+    set off write nothing (no loop); another domain's update runs nothing."""
+    fake = account()
+    deployer = Deployer(handler, fake, stack_name="TeamOne", ssm=store)
+    deployer.create(synth(tmp_path, "TeamOne", [Attach("LabPy", "team-py", LAB, 1, on_change=True), ALICE_R]))
+    someone_writes(
+        fake, DOMAIN_KEY, DefaultUserSettings={"JupyterLabAppSettings": {"CustomImages": [THEIRS]}}
+    )
+    calls_before = len(fake.calls)
+    run = deployer.on_change("UpdateDomain", DomainId=DOMAIN)
+    assert dict(run.updates) == {DOMAIN_KEY: 1}, run.as_dict()
+    assert listed(fake, DOMAIN_KEY, "DefaultUserSettings", "JupyterLab") == [THEIRS, entry("team-py", LAB, 1)]
+
+    own = [(name, params) for name, params in fake.calls[calls_before:] if name.startswith("Update")]
+    assert own, "the run wrote nothing"
+    for name, params in own:
+        ids = {key: value for key, value in params.items() if not isinstance(value, dict)}
+        again = deployer.on_change(name, **ids)
+        assert again.invocations == 1 and sum(again.updates.values()) == 0, again.as_dict()
+    assert deployer.on_change("UpdateDomain", DomainId="d-elsewhere01").invocations == 0
 
 
 # --- several stacks and apps on one target ----------------------------------------------------------------
