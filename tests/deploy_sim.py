@@ -15,7 +15,19 @@ gives against the same model.
   sends Update, with ``OldResourceProperties``, only for the resources whose properties changed, Create
   for new logical ids, then, in the clean-up phase, Delete for removed ones and for the old physical id
   of a replaced one; **delete** sends Delete for each, in reverse dependency order;
-- each invocation gets a Lambda context, and crhelper's answer is captured instead of PUT.
+- each invocation gets a Lambda context, and crhelper's answer is captured instead of PUT;
+- a failed Create or Update is rolled back (Update back to the old properties for what it updated, the
+  failed one included, then Delete for what it created);
+- **reconcile** sends the function what the template's scheduled ``AWS::Events::Rule`` targets would
+  (their ``Input`` resolved with this stack's id), after checking the rule as EventBridge and
+  CloudFormation need it; **on_change** does the same for a CloudTrail record matching a rule's
+  ``EventPattern``.
+
+Several :class:`Deployer` (stacks of one app, or of several apps) may share one :class:`FakeSageMaker`,
+one :class:`ParameterStore` (moto's SSM, inside ``mock_aws()``; the Studio function's ledger) and one
+dict of exports (``Fn::ImportValue``); each sends its own stack id. SageMaker and SSM calls are counted
+per phase and per invocation. :func:`load_handler` with ``isolated=True`` loads an older release's
+handler (its own ``custom_resource``) beside this checkout's, for upgrades.
 
 Used by ``tests/test_studio_deploy.py`` and, through ``bench/deploy_bench.py``, by ``make bench`` (which
 runs it against another checkout's handler in a subprocess).
