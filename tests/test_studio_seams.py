@@ -537,3 +537,31 @@ def test_attachments_hold_no_module_state(app: cdk.App) -> None:
     )
     target = stack.node.find_child(f"StudioCustomImages-{DOMAIN}-user-profile-al")
     assert attachment.resource is not None and attachment.resource.node.scope is target
+
+
+@pytest.mark.parametrize(
+    ("space_settings", "missing"),
+    [
+        (None, "has no DefaultSpaceSettings"),
+        # The struct itself requires the role (jsii refuses one without it); a token hides whether it has.
+        (cdk.Token.as_any({"JupyterLabAppSettings": {}}), "DefaultSpaceSettings as a token"),
+    ],
+    ids=["no DefaultSpaceSettings", "a token"],
+)
+@pytest.mark.parametrize("where", ["same stack", "platform stack"])
+def test_default_space_settings_on_a_domain_without_them_is_a_validation_error(
+    app: cdk.App, space_settings: Any, missing: str, where: str
+) -> None:
+    platform = cdk.Stack(app, "Platform")
+    domain = domain_of(platform)
+    if space_settings is not None:
+        domain.default_space_settings = space_settings
+    stack = platform if where == "same stack" else cdk.Stack(app, "Team")
+    image = Image(stack, "Image", image_name="team-image")
+    image.add_version("V1", base_image=BASE)
+    lab = AppImageConfig(stack, "Lab", jupyter_lab=ContainerConfig())
+    with pytest.raises(ValidationError) as error:
+        image.attach_to_studio("Shared", app_image_config=lab, domain=domain, default_space_settings=True)
+    message = str(error.value)
+    assert "invalid default_space_settings True" in message and missing in message
+    assert "Platform/Domain" in message and "execution_role" in message

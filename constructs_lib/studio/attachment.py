@@ -43,7 +43,7 @@ from .checks import (
 from .contract import APP_TYPES_IN, NO_VERSION_WARNING, STUDIO_CLASSIC_WARNING, Target
 from .existing import _ExistingTarget
 from .listings import _Listings
-from .merged import _execution_roles, _MergedTarget
+from .merged import _execution_roles, _field, _MergedTarget, _properties
 from .reconcile import Reconciliation
 
 
@@ -109,6 +109,8 @@ class StudioAttachment(Construct):
         # The stack whose template carries the entry: the L1's, or this one's (the custom resource).
         stack = getattr(image, "_home", None) if scope is cast(object, image) else None
         stack = stack or Stack.of(self)
+        if settings == "DefaultSpaceSettings" and isinstance(l1, sagemaker.CfnDomain):
+            _check_default_space_settings(owner, l1)
         # An L1 of this stack takes the entry into its own properties; one of another stack is a target
         # like an existing one, named by reference, so the attachment's stack depends on the target's.
         merged = _MergedTarget.of(l1) if l1 is not None and Stack.of(l1) is stack else None
@@ -213,6 +215,23 @@ class _WarnWithoutVersions:
                 "SageMaker fails to list an image without versions. Add a version, or acknowledge this "
                 "if the image already has versions",
             )
+
+
+def _check_default_space_settings(owner: object, domain: sagemaker.CfnDomain) -> None:
+    """A domain's DefaultSpaceSettings must exist, with its ExecutionRole, for an entry there: CDK's own
+    check only warns, and SageMaker refuses the block without the role."""
+    space_settings = _field(_properties(domain), "defaultSpaceSettings")
+    if space_settings is None or is_unresolved(space_settings):
+        missing = "no DefaultSpaceSettings" if space_settings is None else "DefaultSpaceSettings as a token"
+    elif _field(space_settings, "executionRole") is None:
+        missing = "DefaultSpaceSettings without its ExecutionRole"
+    else:
+        return
+    raise validation.ValidationError(
+        f"{owner}: invalid default_space_settings True: {domain.node.path} has {missing}; give the "
+        "CfnDomain default_space_settings with an execution_role (the role shared spaces run with), or "
+        "leave default_space_settings out to list the image in DefaultUserSettings"
+    )
 
 
 def _named(
