@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from aws_cdk import Annotations, Resource, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -88,7 +89,37 @@ class ContainerConfig:
     environment: Mapping[str, str] | None = None
 
 
-class AppImageConfig(Resource):
+# What a Studio execution role needs on the config it runs (see README: known and inferred).
+APP_IMAGE_CONFIG_READ_ACTIONS = ("sagemaker:DescribeAppImageConfig",)
+
+
+class _AppImageConfigBase(Resource):
+    """What a defined config and an import share."""
+
+    app_image_config_name: str
+    app_image_config_arn: str
+    _given_name: str
+    _home: Stack
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` describe this config (``sagemaker:DescribeAppImageConfig``): what AWS's Studio
+        execution-role policies grant beside ``DescribeImageVersion``.
+
+        The ARN names the config literally where its name is known, so a grantee in another stack of
+        the same environment takes no reference to the config's stack.
+        """
+        name = self._given_name
+        arn = (
+            self._home.format_arn(service="sagemaker", resource="app-image-config", resource_name=name)
+            if name and not is_unresolved(name)
+            else self.app_image_config_arn
+        )
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(APP_IMAGE_CONFIG_READ_ACTIONS), resource_arns=[arn]
+        )
+
+
+class AppImageConfig(_AppImageConfigBase):
     """Tells Studio how to run a custom image: as which app, with which kernel, user or entrypoint.
 
     Give exactly one of ``kernel_gateway``, ``jupyter_lab`` and ``code_editor``. Values are checked at
@@ -357,7 +388,7 @@ class AppImageConfig(Resource):
         )
 
 
-class _ImportedAppImageConfig(Resource):
+class _ImportedAppImageConfig(_AppImageConfigBase):
     def __init__(
         self,
         scope: Construct,
@@ -369,6 +400,7 @@ class _ImportedAppImageConfig(Resource):
     ) -> None:
         super().__init__(scope, id)
         self._home = Stack.of(scope)  # for a Studio attachment's environment check, asked once
+        self._given_name = app_image_config_name
         self.app_image_config_name = app_image_config_name
         self.app_image_config_arn = app_image_config_arn
         self.app_type = app_type

@@ -70,3 +70,7 @@ class IAppImageConfig(IConstruct, Protocol):
     def app_type(self) -> AppType:
         """The Studio app the config runs its image as."""
         ...
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` describe the config, as a Studio execution role running it may need."""
+        ...

@@ -78,6 +78,12 @@ def read_statements(stack: cdk.Stack, role: iam.IRole) -> list[dict[str, Any]]:
     return [s for s in statements_of(stack, role) if "sagemaker:DescribeImage" in as_list(s["Action"])]
 
 
+def config_statements(stack: cdk.Stack, role: iam.IRole) -> list[dict[str, Any]]:
+    return [
+        s for s in statements_of(stack, role) if "sagemaker:DescribeAppImageConfig" in as_list(s["Action"])
+    ]
+
+
 def granted_resources(stack: cdk.Stack, role: iam.IRole) -> list[Any]:
     """The resources of the role's image-read statements, each statement checked to be exactly that."""
     resources = []
@@ -90,6 +96,25 @@ def granted_resources(stack: cdk.Stack, role: iam.IRole) -> list[Any]:
 
 
 # --- grant_read ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("imported", [False, True], ids=["AppImageConfig", "from_app_image_config_name"])
+def test_app_image_config_grant_read_allows_describe_on_exactly_that_config(
+    stack: cdk.Stack, imported: bool
+) -> None:
+    config = (
+        AppImageConfig.from_app_image_config_name(stack, "Lab", "their-lab", AppType.JUPYTER_LAB)
+        if imported
+        else AppImageConfig(stack, "Lab", app_image_config_name="our-lab", jupyter_lab=ContainerConfig())
+    )
+    role = sagemaker_role(stack, "Studio")
+    config.grant_read(role)
+    name = "their-lab" if imported else "our-lab"
+    arn = stack.format_arn(service="sagemaker", resource="app-image-config", resource_name=name)
+    assert config_statements(stack, role) == [
+        {"Action": "sagemaker:DescribeAppImageConfig", "Effect": "Allow", "Resource": stack.resolve(arn)}
+    ]
+
 
 GRANT_CASES = {
     "Image": (lambda stack: Image(stack, "Image", image_name="img"), read_arns("img")),
@@ -257,12 +282,23 @@ def test_an_l1_targets_execution_role_may_read_the_image_before_the_l1_changes(
         **{k: getattr(roles, v) if k != "default_space_settings" else v for k, v in target.items()},
     )
     role: iam.Role = getattr(roles, grantee)
+    config = roles.configs[app_type]
+    cfn = config.node.default_child  # a defined config's literal name; an import's is its name
+    name = cfn.app_image_config_name if cfn is not None else config.app_image_config_name  # type: ignore[attr-defined]
+    config_arn = stack.resolve(
+        stack.format_arn(service="sagemaker", resource="app-image-config", resource_name=name)
+    )
     for other in roles.all:
         resources = granted_resources(stack, other)
+        configs = config_statements(stack, other)
         if other is role:
             assert resources == read_arns("img"), case
+            # and the config it runs (DescribeAppImageConfig), by its literal name
+            assert configs == [
+                {"Action": "sagemaker:DescribeAppImageConfig", "Effect": "Allow", "Resource": config_arn}
+            ], case
         else:
-            assert resources == [], f"{case}: {other.node.path} was granted too"
+            assert resources == [] and configs == [], f"{case}: {other.node.path} was granted too"
     # The L1 waits for the policy that holds the grant.
     resources = Template.from_stack(stack).to_json()["Resources"]
     policy_id = stack.get_logical_id(role.node.find_child("DefaultPolicy").node.default_child)  # type: ignore[arg-type]

@@ -222,6 +222,7 @@ def test_a_team_stack_that_uses_a_platform_output_attaches_to_its_domain_without
     ]  # fmt: skip
     (grant,) = granted
     assert "Fn::ImportValue" in json.dumps(grant["Properties"]["Roles"])
+    assert "sagemaker:DescribeAppImageConfig" in json.dumps(grant["Properties"]["PolicyDocument"])
     assert Template.from_stack(platform).find_resources("AWS::IAM::Policy") == {}
 
 

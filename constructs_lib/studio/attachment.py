@@ -161,7 +161,7 @@ class StudioAttachment(Construct):
         #: existing target), or None when the entry is merged into an L1 of this app.
         self.resource: CustomResource | None = None
         if merged is not None:
-            merged.add(owner, image, settings, app_type, entry, waits_for)
+            merged.add(owner, image, app_image_config, settings, app_type, entry, waits_for)
             self._carrier: IConstruct = merged.l1
         else:
             member = user_profile if user_profile is not None else space
@@ -178,7 +178,7 @@ class StudioAttachment(Construct):
             target.add(settings, app_type, entry, waits_for)
             if l1 is not None:
                 target.node.add_dependency(l1)
-                target.grant_read(image, _execution_roles(l1, settings))
+                target.grant_read(image, app_image_config, _execution_roles(l1, settings))
             Reconciliation.of(stack).add(owner, target, reconcile_interval, reconcile_on_change)
             self.resource = target.resource
             self._carrier = target.resource

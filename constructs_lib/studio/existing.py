@@ -19,7 +19,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct
 
 from ..enums import AppType
-from ..interfaces import IImage
+from ..interfaces import IAppImageConfig, IImage
 from ..tokens import identity
 from .contract import (
     LEDGER_VERSION,
@@ -81,7 +81,7 @@ class _ExistingTarget(Construct):
         self.literal = literal  # whether its ids are literal (else tokens)
         self._entries: list[dict[str, Any]] = []
         self._waits_for: set[int] = set()
-        self._granted: set[tuple[str, str]] = set()  # (execution role path, image name identity)
+        self._granted: set[tuple[str, str]] = set()  # (execution role path, image or config identity)
         self.domain_id = domain_id
         provider = StudioProvider.of(scope)
         #: The function's id for the target (``<domain>/domain``, ``<domain>/user-profile/<name>``...),
@@ -114,22 +114,27 @@ class _ExistingTarget(Construct):
             self._waits_for.update(id(construct) for construct in new)
             self.resource.node.add_dependency(*new)
 
-    def grant_read(self, image: IImage, roles: list[iam.Role]) -> None:
-        """Let an L1 target's execution roles, of another stack, read the image: by a policy of this
-        stack attached to each role, so that the role's stack neither changes nor waits for this one."""
+    def grant_read(self, image: IImage, config: IAppImageConfig, roles: list[iam.Role]) -> None:
+        """Let an L1 target's execution roles, of another stack, read the image and the config: by a
+        policy of this stack attached to each role, so that the role's stack neither changes nor waits
+        for this one."""
+        stack = Stack.of(self)
         for role in roles:
-            key = (role.node.path, identity(Stack.of(self), image.image_name))
-            if key in self._granted:
-                continue
-            self._granted.add(key)
             digest = hashlib.sha256(role.node.path.encode()).hexdigest()[:8]
-            found = self.node.try_find_child(f"ExecutionRole{digest}")
-            imported = (
-                cast(iam.IRole, found)
-                if found is not None
-                else iam.Role.from_role_arn(self, f"ExecutionRole{digest}", role.role_arn)
-            )
-            image.grant_read(imported).apply_before(self.resource)
+            imported: iam.IRole | None = None
+            for readable, name in ((image, image.image_name), (config, config.app_image_config_name)):
+                key = (role.node.path, identity(stack, name))
+                if key in self._granted:
+                    continue
+                self._granted.add(key)
+                if imported is None:
+                    found = self.node.try_find_child(f"ExecutionRole{digest}")
+                    imported = (
+                        cast(iam.IRole, found)
+                        if found is not None
+                        else iam.Role.from_role_arn(self, f"ExecutionRole{digest}", role.role_arn)
+                    )
+                readable.grant_read(imported).apply_before(self.resource)
 
 
 # The stack's targets by construct id: the same constructs the stack holds, found without the two round

@@ -22,7 +22,7 @@ from constructs import Construct, IConstruct
 
 from .. import validation
 from ..enums import AppType
-from ..interfaces import IImage
+from ..interfaces import IAppImageConfig, IImage
 from ..tokens import identity, is_unresolved
 from .checks import _shown_in
 from .contract import _APP_SETTINGS_KEY, _SETTINGS_KEY, MAX_CUSTOM_IMAGES
@@ -47,13 +47,14 @@ class _MergedTarget(Construct):
         self.stack = Stack.of(l1)
         self._lists: dict[str, _MergedCustomImages] = {}  # by the path of a CustomImages list
         self._roles: dict[str, list[iam.Role]] = {}  # the execution roles of each settings object
-        self._granted: set[tuple[str, str]] = set()  # (role path, image name identity)
+        self._granted: set[tuple[str, str]] = set()  # (role path, image or config name identity)
         self._waits_for: set[int] = set()  # what the L1 already depends on, by id()
 
     def add(
         self,
         owner: object,
         image: IImage,
+        config: IAppImageConfig,
         settings: str,
         app_type: AppType,
         entry: dict[str, Any],
@@ -70,22 +71,24 @@ class _MergedTarget(Construct):
         if new:
             self._waits_for.update(id(construct) for construct in new)
             self.l1.node.add_dependency(*new)
-        self._grant_read(image, settings)
+        self._grant_read(image, config, settings)
 
-    def _grant_read(self, image: IImage, settings: str) -> None:
-        """Let the target's execution role, where it is a ``Role`` of this app, read the image.
+    def _grant_read(self, image: IImage, config: IAppImageConfig, settings: str) -> None:
+        """Let the target's execution role, where it is a ``Role`` of this app, read the image and the
+        config.
 
         SageMaker describes the image version with that role when it updates the target, and leaves it
-        Update_Failed when the role may not. The L1 waits for the grant.
+        Update_Failed when the role may not. The L1 waits for the grants.
         """
         roles = self._roles.get(settings)
         if roles is None:
             roles = self._roles[settings] = _execution_roles(self.l1, settings)
         for role in roles:
-            key = (role.node.path, identity(self.stack, image.image_name))
-            if key not in self._granted:
-                self._granted.add(key)
-                image.grant_read(role).apply_before(self.l1)
+            for readable, name in ((image, image.image_name), (config, config.app_image_config_name)):
+                key = (role.node.path, identity(self.stack, name))
+                if key not in self._granted:
+                    self._granted.add(key)
+                    readable.grant_read(role).apply_before(self.l1)
 
 
 def _execution_roles(l1: CfnResource, settings: str) -> list[iam.Role]:

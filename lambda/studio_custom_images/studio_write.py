@@ -23,7 +23,12 @@ WAITING = ("Pending", "Updating")
 WRITABLE = ("InService", "Update_Failed")  # the service takes an update from Update_Failed (its docs)
 MAX_WRITES = 3  # a concurrent writer may undo ours; after this many writes we give up, naming the target
 MAX_REASON = 256  # crhelper keeps only the last 240 characters of a longer reason
-HINT = " Fix: image.grant_read(<the target's execution role>)"
+# The fix, named at the end of a reason whose SageMaker message names the action the role lacks.
+HINTS = {
+    "DescribeImageVersion": " Fix: image.grant_read(<the target's execution role>)",
+    "DescribeAppImageConfig": " Fix: app_image_config.grant_read(<the target's execution role>)",
+}
+HINT = HINTS["DescribeImageVersion"]
 
 
 class StillWaiting(RuntimeError):
@@ -35,11 +40,13 @@ class TargetGone(ValueError):
 
 
 def fit(head: str, detail: str) -> str:
-    """head + detail, with the fix at the very end when it is a missing read permission on the image.
+    """head + detail, with the fix at the very end when it is a missing read permission on the image
+    or on the config (the first the detail names).
 
     crhelper keeps only the last 240 characters of a reason over 256, so we cut the middle ourselves.
     """
-    tail = HINT if "DescribeImageVersion" in detail else ""
+    named = sorted((detail.find(action), hint) for action, hint in HINTS.items() if action in detail)
+    tail = named[0][1] if named else ""
     room = MAX_REASON - len(head) - len(tail)
     if len(detail) > room:
         detail = detail[: max(room - 3, 0)] + "..."

@@ -773,6 +773,27 @@ def test_a_describe_image_version_failure_ends_with_the_fix_within_256_character
     sagemaker.done()
 
 
+def test_a_describe_app_image_config_failure_ends_with_the_configs_fix(cfn, sagemaker):
+    """Reported with DescribeImageVersion in public execution-role policies: the fix names the config."""
+    reason = (
+        f"SageMaker is unable to use your associated execution role {ROLE} to describe app image config. "
+        "Verify that your associated execution role has permission for 'sagemaker:DescribeAppImageConfig'"
+    )
+    written = {"DefaultUserSettings": {"KernelGatewayAppSettings": {"CustomImages": [listed()]}}}
+    sagemaker.describe("domain")
+    sagemaker.update("domain", written)
+    sagemaker.describe("domain", status="Update_Failed", failure=reason, **written)
+    sagemaker.describe("domain", status="Update_Failed", failure=reason, **written)  # the clean-up
+    sagemaker.update("domain", {"DefaultUserSettings": {"KernelGatewayAppSettings": {"CustomImages": []}}})
+    sagemaker.describe("domain")
+    body = cfn.send(cfn.event("Create", cfn.props()))
+
+    assert body["Status"] == "FAILED"
+    assert body["Reason"].endswith(" Fix: app_image_config.grant_read(<the target's execution role>)")
+    assert HINT not in body["Reason"] and len(body["Reason"]) <= 256
+    sagemaker.done()
+
+
 def test_a_reason_without_describe_image_version_has_no_hint(cfn, sagemaker):
     sagemaker.describe("domain")
     sagemaker.update(
