@@ -108,6 +108,9 @@ class Reconciliation(Construct):
         self._groups: dict[str, _Group] = {}
         self._minutes: dict[str, int | None] = {}  # each target's interval, by its construct id
         self._domains: list[str] = []  # the opt-in rule's domain ids
+        # Each interval checked and in minutes, by the Duration object: three round trips a check, and the
+        # stack's attachments share one object (the default), so most of them need none.
+        self._checked: dict[int, tuple[Duration, int]] = {}
 
     def set_default(self, owner: object, interval: Duration | None) -> None:
         if self._minutes:
@@ -127,7 +130,7 @@ class Reconciliation(Construct):
         """List the target in the schedule of the shortest interval its attachments ask for (None on one
         attachment leaves it to the others), and in the opt-in rule if any of them asks."""
         wanted = self.default if isinstance(interval, ReconcileDefault) else interval
-        minutes = None if wanted is None else int(_check(owner, wanted).to_minutes())
+        minutes = None if wanted is None else self._whole_minutes(owner, wanted)
         key = target.construct_id
         before = self._minutes.get(key)
         after = minutes if before is None else before if minutes is None else min(before, minutes)
@@ -140,6 +143,13 @@ class Reconciliation(Construct):
         if on_change and key not in self._group("OnChange", None).members:
             self._group("OnChange", None).add(target)
             self._domains.append(target.domain_id)
+
+    def _whole_minutes(self, owner: object, interval: Duration) -> int:
+        """``interval`` checked (``_check``) and in minutes; a Duration object checked once."""
+        found = self._checked.get(id(interval))
+        if found is None:  # (the Duration is kept, so its id is not reused)
+            found = self._checked[id(interval)] = (interval, int(_check(owner, interval).to_minutes()))
+        return found[1]
 
     def _group(self, id: str, minutes: int | None) -> _Group:
         group = self._groups.get(id)
