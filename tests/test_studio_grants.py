@@ -18,10 +18,18 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sm
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from constructs_lib import AppImageConfig, AppType, BaseImage, ContainerConfig, Image, StudioAttachment
+from constructs_lib import (
+    AppImageConfig,
+    AppType,
+    BaseImage,
+    ContainerConfig,
+    Image,
+    StudioAttachment,
+    studio,
+)
 from constructs_lib.image import ImageBase
 
 READ_ACTIONS = ["sagemaker:DescribeImage", "sagemaker:DescribeImageVersion", "sagemaker:ListImageVersions"]
@@ -357,6 +365,36 @@ def test_no_grant_to_a_role_the_app_does_not_define(stack: cdk.Stack, how: str) 
     assert "sagemaker:DescribeImage" not in json.dumps(template)
     for role in bystanders:
         assert statements_of(stack, role) == []
+    # Each attachment says so, naming the role and the grants it needs, with an id to acknowledge.
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("not a Role of"))
+    assert sorted(w.id for w in warnings) == [
+        "/Stack/Image/Profile",
+        "/Stack/Image/Space",
+        "/Stack/Image/SpaceL1",
+        "/Stack/Image/User",
+    ]
+    shown = ROLE_ARN if how != "a parameter" else '{"Ref": "RoleArn"}'
+    for warning in warnings:
+        text = str(warning.entry.data)
+        assert studio.EXECUTION_ROLE_WARNING in text and shown in text
+        assert "image.grant_read(<role>)" in text and "app_image_config.grant_read(<role>)" in text
+
+
+def test_the_execution_role_warning_can_be_acknowledged(stack: cdk.Stack) -> None:
+    domain, _ = roles_given_as(stack, "an ARN string")
+    image = Image(stack, "Image", image_name="img")
+    config = AppImageConfig(stack, "Config", app_image_config_name="cfg", jupyter_lab=ContainerConfig())
+    attachment = image.attach_to_studio("User", app_image_config=config, domain=domain)
+    cdk.Annotations.of(attachment).acknowledge_warning(
+        studio.EXECUTION_ROLE_WARNING, "granted by the platform"
+    )
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("not a Role of"))
+
+
+def test_a_role_of_the_app_gets_the_grant_and_no_warning(stack: cdk.Stack) -> None:
+    roles = Roles(stack)
+    roles.attach("Attach", AppType.JUPYTER_LAB, domain=roles.domain)
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("not a Role of"))
 
 
 def test_no_grant_for_an_existing_target(stack: cdk.Stack) -> None:
@@ -470,3 +508,19 @@ def test_a_grantee_in_another_stack_carries_its_own_acknowledgement(tmp_path: Pa
     assert (version_wildcard("img"), "Studio/Execution/DefaultPolicy/Resource") in findings(
         report, "suppressedViolations"
     )
+
+
+def test_grant_read_to_an_imported_role_is_acknowledged_on_the_policy_it_lands_in(tmp_path: Path) -> None:
+    """Role.from_role_arn reaches Python as a jsii proxy, not a Construct: the acknowledgement goes on
+    the policy the grant made under it, for that image only."""
+    app = nagged(tmp_path)
+    stack = cdk.Stack(app, "Stack")
+    imported = iam.Role.from_role_arn(stack, "Imported", ROLE_ARN)
+    Image(stack, "Image", image_name="img").grant_read(imported)
+    app.synth()  # raises on an unacknowledged finding
+    report = nag_report(tmp_path)
+    assert report["conclusion"] == "success"
+    assert findings(report, "suppressedViolations") == [
+        ("AwsSolutions-IAM5[Resource::*]", "Stack/Image/EcrAuthorizationPolicy/Resource"),  # the image's own
+        (version_wildcard("img"), "Stack/Imported/Policy/Resource"),
+    ]

@@ -40,7 +40,13 @@ from .checks import (
     _settings,
     _version_number,
 )
-from .contract import APP_TYPES_IN, NO_VERSION_WARNING, STUDIO_CLASSIC_WARNING, Target
+from .contract import (
+    APP_TYPES_IN,
+    EXECUTION_ROLE_WARNING,
+    NO_VERSION_WARNING,
+    STUDIO_CLASSIC_WARNING,
+    Target,
+)
 from .existing import _ExistingTarget
 from .listings import _Listings
 from .merged import _execution_roles, _field, _MergedTarget, _properties
@@ -160,8 +166,9 @@ class StudioAttachment(Construct):
         #: The custom resource that lists this entry (shared by the stack's attachments to the same
         #: existing target), or None when the entry is merged into an L1 of this app.
         self.resource: CustomResource | None = None
+        ungranted: list[str] = []  # an L1 target's execution roles that are not Roles of this app
         if merged is not None:
-            merged.add(owner, image, app_image_config, settings, app_type, entry, waits_for)
+            ungranted = merged.add(owner, image, app_image_config, settings, app_type, entry, waits_for)
             self._carrier: IConstruct = merged.l1
         else:
             member = user_profile if user_profile is not None else space
@@ -178,10 +185,20 @@ class StudioAttachment(Construct):
             target.add(settings, app_type, entry, waits_for)
             if l1 is not None:
                 target.node.add_dependency(l1)
-                target.grant_read(image, app_image_config, _execution_roles(l1, settings))
+                roles, ungranted = _execution_roles(l1, settings)
+                target.grant_read(image, app_image_config, roles)
             Reconciliation.of(stack).add(owner, target, reconcile_interval, reconcile_on_change)
             self.resource = target.resource
             self._carrier = target.resource
+        if l1 is not None and ungranted:
+            Annotations.of(self).add_warning_v2(
+                EXECUTION_ROLE_WARNING,
+                f"{l1.node.path} runs its apps with execution role {', '.join(ungranted)}, which is not a "
+                "Role of this app, so the attachment cannot grant it: SageMaker leaves the target "
+                "Update_Failed unless that role may read the image and the config. Grant them with "
+                "image.grant_read(<role>) and app_image_config.grant_read(<role>) where the role is "
+                "defined, then acknowledge this warning",
+            )
         wait_for_version = getattr(image, "_wait_for_version", None)
         if latest and wait_for_version is not None:  # an Image of this app: its versions are known
             wait_for_version(self._carrier, carrier, number if isinstance(number, int) else None)

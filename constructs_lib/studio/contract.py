@@ -53,6 +53,7 @@ MAX_CUSTOM_IMAGES = 200
 # Warning ids are API: users acknowledge them with Annotations.of(...).acknowledge_warning(id).
 STUDIO_CLASSIC_WARNING = "@sagemaker-image-constructs/studio:studio-classic"
 NO_VERSION_WARNING = "@sagemaker-image-constructs/studio:image-without-version"
+EXECUTION_ROLE_WARNING = "@sagemaker-image-constructs/studio:execution-role-not-granted"
 
 # Where SageMaker has CustomImages, by the settings object that holds them (botocore's model).
 APP_TYPES_IN = {

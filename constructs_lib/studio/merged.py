@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,8 @@ class _MergedTarget(Construct):
         self.l1 = l1
         self.stack = Stack.of(l1)
         self._lists: dict[str, _MergedCustomImages] = {}  # by the path of a CustomImages list
-        self._roles: dict[str, list[iam.Role]] = {}  # the execution roles of each settings object
+        # The execution roles of each settings object: the app's Roles, and the others (ARNs)
+        self._roles: dict[str, tuple[list[iam.Role], list[str]]] = {}
         self._granted: set[tuple[str, str]] = set()  # (role path, image or config name identity)
         self._waits_for: set[int] = set()  # what the L1 already depends on, by id()
 
@@ -59,8 +61,9 @@ class _MergedTarget(Construct):
         app_type: AppType,
         entry: dict[str, Any],
         waits_for: list[IConstruct],
-    ) -> None:
-        """Add the entry to the L1's own CustomImages at synth, after the entries written there."""
+    ) -> list[str]:
+        """Add the entry to the L1's own CustomImages at synth, after the entries written there; the
+        execution roles it could not grant (not Roles of this app) are returned."""
         path = f"{settings}.{app_type.value}AppSettings.CustomImages"
         producer = self._lists.get(path)
         if producer is None:
@@ -71,32 +74,35 @@ class _MergedTarget(Construct):
         if new:
             self._waits_for.update(id(construct) for construct in new)
             self.l1.node.add_dependency(*new)
-        self._grant_read(image, config, settings)
+        return self._grant_read(image, config, settings)
 
-    def _grant_read(self, image: IImage, config: IAppImageConfig, settings: str) -> None:
+    def _grant_read(self, image: IImage, config: IAppImageConfig, settings: str) -> list[str]:
         """Let the target's execution role, where it is a ``Role`` of this app, read the image and the
         config.
 
         SageMaker describes the image version with that role when it updates the target, and leaves it
         Update_Failed when the role may not. The L1 waits for the grants.
         """
-        roles = self._roles.get(settings)
-        if roles is None:
-            roles = self._roles[settings] = _execution_roles(self.l1, settings)
+        found = self._roles.get(settings)
+        if found is None:
+            found = self._roles[settings] = _execution_roles(self.l1, settings)
+        roles, others = found
         for role in roles:
             for readable, name in ((image, image.image_name), (config, config.app_image_config_name)):
                 key = (role.node.path, identity(self.stack, name))
                 if key not in self._granted:
                     self._granted.add(key)
                     readable.grant_read(role).apply_before(self.l1)
+        return others
 
 
-def _execution_roles(l1: CfnResource, settings: str) -> list[iam.Role]:
-    """The ``Role`` constructs of this app that run the apps of an L1 target's settings.
+def _execution_roles(l1: CfnResource, settings: str) -> tuple[list[iam.Role], list[str]]:
+    """The ``Role`` constructs of this app that run the apps of an L1 target's settings, and the other
+    execution roles it names (an ARN string, or an imported role's ARN), shown as in the template.
 
     A profile without a role of its own, and a space, run with their domain's default (when that
     domain is a ``CfnDomain`` of this app too). A role given as an ARN string or an imported role is
-    not ours to change: the README says what it needs.
+    not ours to change: the attachment warns, naming the grants it needs.
     """
     properties = _properties(l1)
     arns: list[Any] = [_field(properties, _SETTINGS_KEY[settings], "executionRole")]
@@ -105,13 +111,15 @@ def _execution_roles(l1: CfnResource, settings: str) -> list[iam.Role]:
         if isinstance(domain, sagemaker.CfnDomain):
             default = "DefaultUserSettings" if settings == "UserSettings" else "DefaultSpaceSettings"
             arns = [_field(_properties(domain), _SETTINGS_KEY[default], "executionRole")]
-    roles = []
+    roles, others = [], []
     for arn in arns:
         cfn_role = _referenced(arn, iam.CfnRole)
         role = cfn_role.node.scope if cfn_role is not None else None
         if isinstance(role, iam.Role):
             roles.append(role)
-    return roles
+        elif arn is not None:
+            others.append(json.dumps(Stack.of(l1).resolve(arn)) if is_unresolved(arn) else str(arn))
+    return roles, others
 
 
 def _referenced(value: Any, kind: type[CfnResource]) -> Any:
