@@ -102,7 +102,10 @@ class _ExistingTarget(Construct):
             service_timeout=SERVICE_TIMEOUT,
             properties=properties,
         )
-        self.resource.node.add_dependency(provider.role)
+        # Its node kept: each attachment that brings new waits adds them there, and reading ``node`` is a
+        # round trip of its own.
+        self._resource_node = self.resource.node
+        self._resource_node.add_dependency(provider.role)
 
     def add(
         self, settings: str, app_type: AppType, entry: dict[str, Any], waits_for: list[IConstruct]
@@ -112,7 +115,7 @@ class _ExistingTarget(Construct):
         new = [construct for construct in waits_for if id(construct) not in self._waits_for]
         if new:
             self._waits_for.update(id(construct) for construct in new)
-            self.resource.node.add_dependency(*new)
+            self._resource_node.add_dependency(*new)
 
     def grant_read(self, image: IImage, config: IAppImageConfig, roles: list[iam.Role]) -> None:
         """Let an L1 target's execution roles, of another stack, read the image and the config: by a
