@@ -662,6 +662,36 @@ def test_create_on_a_target_in_another_status_fails_naming_status_and_reason(
     sagemaker.done()
 
 
+@pytest.mark.parametrize(
+    ("status", "failure", "shown"),
+    [
+        ("Failed", "Subnet gone", "Subnet gone"),
+        ("Delete_Failed", "Subnet gone", "Subnet gone"),
+        ("Deleting", None, "no FailureReason given"),
+    ],
+)
+@pytest.mark.parametrize("request_type", ["Create", "Update"])
+def test_nothing_to_write_on_a_target_in_another_status_still_fails_naming_it(
+    cfn, sagemaker, operations, request_type, status, failure, shown
+):
+    """Every entry already listed as wanted (and, for the Update, the gone one already unlisted): only a
+    Delete with nothing to remove succeeds on such a target; a Create or an Update answers FAILED."""
+    sagemaker.describe("profile", status=status, failure=failure, UserSettings=kg(OTHER, listed(version=3)))
+    props = cfn.props("profile", cfn.entry("UserSettings", version=3))
+    if request_type == "Create":
+        event = cfn.event("Create", props)
+    else:
+        old = cfn.props("profile", cfn.entry("UserSettings", version=3), cfn.entry("UserSettings", "gone"))
+        event = cfn.event("Update", props, physical_id=PROFILE_ID, old=old)
+
+    body = cfn.send(event)
+
+    reason = f"User profile 'alice' of domain 'd-abc123xyz' is {status!r} before the update: {shown}"
+    assert body == cfn.expected(event, "FAILED", PROFILE_ID, reason)
+    assert operations == ["DescribeUserProfile"]
+    sagemaker.done()
+
+
 def test_update_failed_before_the_write_writes_and_succeeds(cfn, sagemaker, operations):
     """The service takes an update from Update_Failed (and a fixed cause clears it)."""
     sagemaker.describe(
@@ -704,6 +734,38 @@ def test_update_failed_after_the_write_removes_what_it_wrote_then_fails_with_the
     reason = "Domain 'd-abc123xyz' is 'Update_Failed' after the update: AppImageConfig my-config not found"
     assert body == cfn.expected(event, "FAILED", DOMAIN_ID, reason)
     assert operations == ["DescribeDomain", "UpdateDomain", "DescribeDomain"] * 2
+    sagemaker.done()
+
+
+def test_a_failure_after_two_writes_of_different_entries_takes_back_both(cfn, sagemaker, operations):
+    """An Update adds my-image to b-image: the first write puts my-image (b-image is listed as wanted);
+    a concurrent writer then drops b-image, so the second write puts b-image; the target fails. The
+    take-back removes what each of the two writes put, not only the last one's."""
+    b = listed("b-image", "b-config")
+    sagemaker.describe("domain", DefaultUserSettings=kg(OTHER, b))
+    sagemaker.update("domain", {"DefaultUserSettings": kg(OTHER, b, listed())})
+    sagemaker.describe("domain", DefaultUserSettings=kg(OTHER, listed(), LATER))  # theirs replaced b-image
+    sagemaker.update("domain", {"DefaultUserSettings": kg(OTHER, listed(), LATER, b)})
+    written = {"DefaultUserSettings": kg(OTHER, listed(), LATER, b)}
+    failed = {"status": "Update_Failed", "failure": "AppImageConfig b-config not found"}
+    sagemaker.describe("domain", **failed, **written)
+    # the take-back: its own read-modify-write, from Update_Failed, removing both
+    sagemaker.describe("domain", **failed, **written)
+    sagemaker.update("domain", {"DefaultUserSettings": kg(OTHER, LATER)})
+    sagemaker.describe("domain", DefaultUserSettings=kg(OTHER, LATER))
+    old = cfn.props("domain", cfn.entry(image="b-image", config="b-config"))
+    new = cfn.props("domain", cfn.entry(image="b-image", config="b-config"), cfn.entry())
+    event = cfn.event("Update", new, physical_id=DOMAIN_ID, old=old)
+
+    body = cfn.send(event)
+
+    reason = "Domain 'd-abc123xyz' is 'Update_Failed' after the update: AppImageConfig b-config not found"
+    assert body == cfn.expected(event, "FAILED", DOMAIN_ID, reason)
+    assert operations == ["DescribeDomain"] + ["UpdateDomain", "DescribeDomain"] * 2 + [
+        "DescribeDomain",
+        "UpdateDomain",
+        "DescribeDomain",
+    ]
     sagemaker.done()
 
 
@@ -1110,6 +1172,46 @@ def test_bad_input_fails_at_once_naming_the_property(cfn, sagemaker, operations,
     assert named in body["Reason"]
     assert len(body["Reason"]) <= 256  # crhelper would cut a longer one from the front
     assert GENERATED_ID.fullmatch(body["PhysicalResourceId"])  # no target: nothing for a rollback to do
+    assert operations == []
+    sagemaker.done()
+
+
+# 64 characters that SageMaker's pattern alone would pass (a '-' lets it repeat fewer times than the
+# length): the length limit, 63 for each of them (botocore's model), must refuse them.
+TOO_LONG = "a-" + "a" * 62
+
+
+@pytest.mark.parametrize(
+    ("props", "named", "value"),
+    [
+        pytest.param(_props(DomainId="d--" + "a" * 61), "DomainId", "d--" + "a" * 61, id="domain"),
+        pytest.param(_props("profile", UserProfileName=TOO_LONG), "UserProfileName", TOO_LONG, id="profile"),
+        pytest.param(_props("space", SpaceName=TOO_LONG), "SpaceName", TOO_LONG, id="space"),
+        pytest.param(
+            _props("domain", _entry(ImageName=TOO_LONG)), "CustomImages[0].ImageName", TOO_LONG, id="image"
+        ),
+        pytest.param(
+            _props("domain", _entry(AppImageConfigName=TOO_LONG)),
+            "CustomImages[0].AppImageConfigName",
+            TOO_LONG,
+            id="config",
+        ),
+    ],
+)
+def test_a_64_character_name_the_pattern_passes_is_refused_by_length(
+    cfn, sagemaker, operations, props, named, value
+):
+    model = sagemaker.stubber.client.meta.service_model.shape_for(named.rsplit(".", 1)[-1]).metadata
+    assert len(value) == 64 and model["max"] == 63
+    assert re.fullmatch(model["pattern"], value)  # only the length refuses it
+    event = cfn.event("Create", props)
+
+    body = cfn.send(event)
+
+    assert body["Status"] == "FAILED"
+    assert body["Reason"].startswith(f"{named} {repr(value)[:57]}... is invalid: SageMaker wants ")
+    assert len(body["Reason"]) <= 256
+    assert GENERATED_ID.fullmatch(body["PhysicalResourceId"])
     assert operations == []
     sagemaker.done()
 
