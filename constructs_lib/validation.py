@@ -37,6 +37,10 @@ class ConstructOwner:
     def __str__(self) -> str:
         return f"{self._kind} {self._construct.node.path!r}"
 
+    @property
+    def construct(self) -> IConstruct:
+        return self._construct
+
 
 @dataclass(frozen=True)
 class Rule:

@@ -566,3 +566,95 @@ def test_default_space_settings_on_a_domain_without_them_is_a_validation_error(
     message = str(error.value)
     assert "invalid default_space_settings True" in message and missing in message
     assert "Platform/Domain" in message and "execution_role" in message
+
+
+# --- KernelGateway on a user profile or a space: 30 by CloudFormation's schema, 5 by the API's text -----
+
+
+def kernel_gateway_kit(stack: cdk.Stack, where: str) -> tuple[AppImageConfig, dict[str, Any]]:
+    kg = AppImageConfig(
+        stack,
+        "Kernel",
+        kernel_gateway=KernelGatewayConfig(kernel_specs=[KernelSpec(name="python3")]),
+    )
+    if where == "existing profile":
+        return kg, {"domain": DOMAIN, "user_profile": "alice"}
+    if where == "existing space":
+        return kg, {"domain": DOMAIN, "space": "shared"}
+    profile = sm.CfnUserProfile(stack, "Profile", domain_id=DOMAIN, user_profile_name="bob")
+    return kg, {"domain": DOMAIN, "user_profile": profile}
+
+
+@pytest.mark.parametrize("where", ["existing profile", "existing space", "CfnUserProfile"])
+def test_a_members_kernel_gateway_list_warns_past_5_and_is_refused_past_30(
+    stack: cdk.Stack, where: str
+) -> None:
+    kg, target = kernel_gateway_kit(stack, where)
+
+    def attach(n: int) -> StudioAttachment:
+        image = Image.from_image_name(stack, f"Image{n}", f"image-{n}")
+        return StudioAttachment(stack, f"Attach{n}", image=image, app_image_config=kg, **target)
+
+    made = [attach(n) for n in range(30)]
+    with pytest.raises(ValidationError) as error:
+        attach(30)
+    assert "more than 30 custom images" in str(error.value)
+    assert "CloudFormation's schema" in str(error.value)
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("at most 5"))
+    assert [w.id for w in warnings] == [f"/{made[5].node.path}"]  # the sixth, once
+    assert studio.KERNEL_GATEWAY_CAP_WARNING in warnings[0].entry.data
+    assert "CloudFormation's schema allows 30" in warnings[0].entry.data
+
+
+def test_a_domains_kernel_gateway_list_takes_more_than_30(stack: cdk.Stack) -> None:
+    kg, _ = kernel_gateway_kit(stack, "existing profile")
+    for n in range(31):
+        image = Image.from_image_name(stack, f"Image{n}", f"image-{n}")
+        StudioAttachment(stack, f"Attach{n}", image=image, app_image_config=kg, domain=DOMAIN)
+    Annotations.from_stack(stack).has_no_warning("*", Match.string_like_regexp("at most 5"))
+
+
+def test_an_l1_members_own_entries_count_toward_its_cap(stack: cdk.Stack) -> None:
+    kg, _ = kernel_gateway_kit(stack, "existing profile")
+    own = [
+        sm.CfnUserProfile.CustomImageProperty(image_name=f"own-{n}", app_image_config_name="kg")
+        for n in range(26)
+    ]
+    profile = sm.CfnUserProfile(
+        stack,
+        "Own",
+        domain_id=DOMAIN,
+        user_profile_name="carol",
+        user_settings=sm.CfnUserProfile.UserSettingsProperty(
+            kernel_gateway_app_settings=sm.CfnUserProfile.KernelGatewayAppSettingsProperty(custom_images=own)
+        ),
+    )
+    for n in range(4):
+        image = Image.from_image_name(stack, f"Image{n}", f"image-{n}")
+        StudioAttachment(
+            stack, f"Attach{n}", image=image, app_image_config=kg, domain=DOMAIN, user_profile=profile
+        )
+    image = Image.from_image_name(stack, "Image4", "image-4")
+    with pytest.raises(ValidationError, match="more than 30 custom images"):
+        StudioAttachment(
+            stack, "Attach4", image=image, app_image_config=kg, domain=DOMAIN, user_profile=profile
+        )
+
+
+def test_entries_written_into_an_l1_after_the_attachments_count_at_synth(stack: cdk.Stack) -> None:
+    kg, _ = kernel_gateway_kit(stack, "existing profile")
+    profile = sm.CfnUserProfile(stack, "Late", domain_id=DOMAIN, user_profile_name="dave")
+    for n in range(2):
+        image = Image.from_image_name(stack, f"Image{n}", f"image-{n}")
+        StudioAttachment(
+            stack, f"Attach{n}", image=image, app_image_config=kg, domain=DOMAIN, user_profile=profile
+        )
+    late = [
+        sm.CfnUserProfile.CustomImageProperty(image_name=f"late-{n}", app_image_config_name="kg")
+        for n in range(29)
+    ]
+    profile.user_settings = sm.CfnUserProfile.UserSettingsProperty(
+        kernel_gateway_app_settings=sm.CfnUserProfile.KernelGatewayAppSettingsProperty(custom_images=late)
+    )
+    with pytest.raises(RuntimeError, match="29 entries of its own and 2 attachments, more than 30"):
+        Template.from_stack(stack)

@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from aws_cdk import (
-    Resource,
-    Stack,
-)
+from aws_cdk import Annotations, Resource, Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import IConstruct
 
 from .. import validation
+from ..enums import AppType
 from ..interfaces import IAppImageConfig, IImage, IImageVersion
 from ..tokens import identity, is_unresolved
+from .contract import (
+    DOCUMENTED_MEMBER_KERNEL_GATEWAY,
+    KERNEL_GATEWAY_CAP_WARNING,
+    MAX_CUSTOM_IMAGES,
+    MAX_MEMBER_KERNEL_GATEWAY,
+)
 
 _FOREIGN_VERSION = (
     "{owner}: invalid version {version!r}: a version of another stack can be pinned only through a "
@@ -180,3 +184,35 @@ def _version_number(owner: object, image: IImage, version: IImageVersion | int |
 
 def _shown_in(stack: Stack, name: Any) -> Any:
     return stack.resolve(name) if is_unresolved(name) else name
+
+
+def custom_images_cap(settings: str, app_type: AppType) -> int:
+    """How many entries one CustomImages list of ``settings`` and ``app_type`` may hold."""
+    member = settings in ("UserSettings", "SpaceSettings") and app_type is AppType.KERNEL_GATEWAY
+    return MAX_MEMBER_KERNEL_GATEWAY if member else MAX_CUSTOM_IMAGES
+
+
+def check_cap(
+    owner: validation.ConstructOwner, where: str, settings: str, app_type: AppType, count: int
+) -> None:
+    """Refuse the ``count``-th entry of a list past its cap; warn past the documented 5 of a member's
+    KernelGateway list."""
+    cap = custom_images_cap(settings, app_type)
+    if count > cap:
+        source = (
+            "CloudFormation's schema for a user profile's or a space's KernelGateway list"
+            if cap == MAX_MEMBER_KERNEL_GATEWAY
+            else "SageMaker's limit per app type"
+        )
+        raise validation.ValidationError(
+            f"{owner}: {where}{settings}.{app_type.value}AppSettings would list more than {cap} custom "
+            f"images, {source}"
+        )
+    if cap == MAX_MEMBER_KERNEL_GATEWAY and count == DOCUMENTED_MEMBER_KERNEL_GATEWAY + 1:
+        Annotations.of(owner.construct).add_warning_v2(
+            KERNEL_GATEWAY_CAP_WARNING,
+            f"{where}{settings}.KernelGatewayAppSettings lists {count} custom images: the API "
+            f"reference documents at most {DOCUMENTED_MEMBER_KERNEL_GATEWAY} on a user profile or a space "
+            f"(CloudFormation's schema allows {MAX_MEMBER_KERNEL_GATEWAY}); SageMaker may refuse the update. "
+            "Acknowledge this if your account takes more",
+        )

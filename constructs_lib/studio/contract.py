@@ -3,9 +3,7 @@ where SageMaker has CustomImages."""
 
 from __future__ import annotations
 
-from aws_cdk import (
-    Duration,
-)
+from aws_cdk import Duration
 from aws_cdk import aws_sagemaker as sagemaker
 
 from ..enums import AppType
@@ -50,6 +48,13 @@ SERVICE_TIMEOUT = Duration.minutes(15)
 
 # SageMaker lists at most this many CustomImages in one <AppType>AppSettings (botocore's model).
 MAX_CUSTOM_IMAGES = 200
+# A user profile's or a space's KernelGateway list: CloudFormation's schemas (AWS::SageMaker::UserProfile,
+# ::Space) allow 30 items; the API reference's text for KernelGatewayAppSettings says 5 there.
+MAX_MEMBER_KERNEL_GATEWAY = 30
+DOCUMENTED_MEMBER_KERNEL_GATEWAY = 5
+KERNEL_GATEWAY_CAP_WARNING = "@sagemaker-image-constructs/studio:kernel-gateway-images-per-member"
+
+
 # Warning ids are API: users acknowledge them with Annotations.of(...).acknowledge_warning(id).
 STUDIO_CLASSIC_WARNING = "@sagemaker-image-constructs/studio:studio-classic"
 NO_VERSION_WARNING = "@sagemaker-image-constructs/studio:image-without-version"

@@ -13,8 +13,7 @@ from constructs import Construct, IConstruct
 from .. import validation
 from ..enums import AppType
 from ..tokens import identity
-from .checks import _shown_in
-from .contract import MAX_CUSTOM_IMAGES
+from .checks import _shown_in, check_cap
 
 
 class _Listings(Construct):
@@ -41,7 +40,13 @@ class _Listings(Construct):
         self._lists: dict[tuple[str, str, str], dict[str, object]] = {}
 
     def add(
-        self, owner: object, target: str, settings: str, app_type: AppType, name: str, stack: Stack
+        self,
+        owner: validation.ConstructOwner,
+        target: str,
+        settings: str,
+        app_type: AppType,
+        name: str,
+        stack: Stack,
     ) -> None:
         listed = self._lists.setdefault((target, settings, app_type.value), {})
         image = identity(stack, name)
@@ -52,11 +57,7 @@ class _Listings(Construct):
                 f"this target by {by}; two attachments would share one entry, and deleting either would "
                 "detach it"
             )
-        if len(listed) >= MAX_CUSTOM_IMAGES:
-            raise validation.ValidationError(
-                f"{owner}: {settings}.{app_type.value}AppSettings of this target would list more than "
-                f"{MAX_CUSTOM_IMAGES} custom images, SageMaker's limit per app type"
-            )
+        check_cap(owner, "this target's ", settings, app_type, len(listed) + 1)
         listed[image] = owner
 
 

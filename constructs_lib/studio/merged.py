@@ -25,8 +25,8 @@ from .. import validation
 from ..enums import AppType
 from ..interfaces import IAppImageConfig, IImage
 from ..tokens import identity, is_unresolved
-from .checks import _shown_in
-from .contract import _APP_SETTINGS_KEY, _SETTINGS_KEY, MAX_CUSTOM_IMAGES
+from .checks import _shown_in, check_cap, custom_images_cap
+from .contract import _APP_SETTINGS_KEY, _SETTINGS_KEY
 
 
 class _MergedTarget(Construct):
@@ -54,7 +54,7 @@ class _MergedTarget(Construct):
 
     def add(
         self,
-        owner: object,
+        owner: validation.ConstructOwner,
         image: IImage,
         config: IAppImageConfig,
         settings: str,
@@ -154,7 +154,7 @@ class _MergedCustomImages:
         self._listed: list[_Listed] = []
         self._written_names = {self._name(entry) for entry in self._written()}
 
-    def add(self, owner: object, entry: dict[str, Any]) -> None:
+    def add(self, owner: validation.ConstructOwner, entry: dict[str, Any]) -> None:
         """Take one more entry, refusing an image listed already: by an attachment or by the user."""
         name = self._name(entry)
         by = next((listed.owner for listed in self._listed if listed.name == name), None)
@@ -165,11 +165,8 @@ class _MergedCustomImages:
                 f"{owner}: image {_shown_in(self._stack, entry['ImageName'])!r} is already listed in "
                 f"this {self._settings} by {by}; SageMaker lists an image once per app type"
             )
-        if len(self._written_names) + len(self._listed) >= MAX_CUSTOM_IMAGES:
-            raise validation.ValidationError(
-                f"{owner}: {self._l1.node.path}'s {self._settings}.{self._app_type.value}AppSettings would "
-                f"list more than {MAX_CUSTOM_IMAGES} custom images, SageMaker's limit per app type"
-            )
+        count = len(self._written_names) + len(self._listed) + 1  # the user's entries count too
+        check_cap(owner, f"{self._l1.node.path}'s ", self._settings, self._app_type, count)
         self._listed.append(_Listed(owner, entry, name))
 
     def produce(self) -> Any:
@@ -179,6 +176,13 @@ class _MergedCustomImages:
         resolution reaches Python as jsii's RuntimeError, with this message.
         """
         written = self._written()
+        cap = custom_images_cap(self._settings, self._app_type)
+        if self._listed and len(written) + len(self._listed) > cap:  # the user wrote more since
+            raise validation.ValidationError(
+                f"{self._listed[-1].owner}: {self._l1.node.path}'s {self._settings}."
+                f"{self._app_type.value}AppSettings lists {len(written)} entries of its own and "
+                f"{len(self._listed)} attachments, more than {cap}"
+            )
         names = {self._name(entry) for entry in written}
         for listed in self._listed:
             if listed.name in names:

@@ -16,7 +16,7 @@ import jsii
 from aws_cdk import Aws, Duration, IStableAnyProducer, IStableListProducer, Lazy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from constructs import Construct
+from constructs import Construct, Node
 
 from .. import validation
 from ..enums import ReconcileDefault
@@ -53,6 +53,7 @@ class _Group:
         self._id = id
         self._rule_props = rule_props
         self._rules: list[events.Rule] = []
+        self._rule_nodes: list[Node] = []  # each rule's node, read once: every target adds a wait there
         self._inputs: list[_Listed] = []
         self.members: dict[str, _Listed] = {}  # by the target construct's id
 
@@ -65,7 +66,7 @@ class _Group:
         listed.size += size
         self.members[target.construct_id] = listed
         # Created after the target's resource, deleted before it: a run never meets a half-made target.
-        self._rules[-1].node.add_dependency(target.resource)
+        self._rule_nodes[-1].add_dependency(target.resource)
 
     def remove(self, target: _ExistingTarget) -> None:
         listed = self.members.pop(target.construct_id)
@@ -77,6 +78,7 @@ class _Group:
             self._rules.append(
                 events.Rule(self._owner, self._id if n == 0 else f"{self._id}{n + 1}", **self._rule_props)
             )
+            self._rule_nodes.append(self._rules[-1].node)
         listed = _Listed()
         self._rules[-1].add_target(
             targets.LambdaFunction(
