@@ -203,6 +203,8 @@ class _ImportedImageVersion(Resource):
         self, scope: Construct, id: str, *, image_version_arn: str, image_arn: str, version: int
     ) -> None:
         super().__init__(scope, id, environment_from_arn=image_version_arn)
+        # A Studio attachment compares the ARN's account and region with its stacks' (like an image's).
+        self._environment_from_arn = True
         self.image_version_arn = image_version_arn
         self.version = version
         from .image import Image

@@ -339,6 +339,47 @@ def test_an_image_imported_from_another_regions_arn_is_a_validation_error(app: c
         StudioAttachment(home, "Attach", image=image, app_image_config=lab, domain=DOMAIN)
 
 
+def test_a_target_of_another_region_is_a_validation_error(app: cdk.App) -> None:
+    """The issue's case: image, version and config in us-east-1, the CfnDomain in eu-west-1."""
+    images = env_stack(app, "Images", ACCOUNT, "us-east-1")
+    platform = env_stack(app, "Platform", ACCOUNT, "eu-west-1")
+    domain = domain_of(platform)
+    image = Image(images, "Image", image_name="team-image")
+    image.add_version("V1", base_image=BASE)
+    lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
+    with pytest.raises(ValidationError) as error:
+        StudioAttachment(images, "Attach", image=image, app_image_config=lab, domain=domain)
+    message = str(error.value)
+    assert "target 'Platform/Domain'" in message and "'eu-west-1'" in message and "'us-east-1'" in message
+
+
+def test_an_image_of_a_third_stack_with_a_target_in_another_environment_is_refused(app: cdk.App) -> None:
+    """Item 18: the image and config in a third stack, the L1 target's stack in another region."""
+    images = env_stack(app, "Images", ACCOUNT, "us-east-1")
+    platform = env_stack(app, "Platform", ACCOUNT, "eu-west-1")
+    profile = sm.CfnUserProfile(platform, "Profile", domain_id=DOMAIN, user_profile_name="alice")
+    image = Image(images, "Image", image_name="team-image")
+    image.add_version("V1", base_image=BASE)
+    lab = AppImageConfig(images, "Lab", jupyter_lab=ContainerConfig())
+    with pytest.raises(ValidationError, match=r"'eu-west-1'|'us-east-1'"):
+        StudioAttachment(
+            platform, "Attach", image=image, app_image_config=lab, domain=DOMAIN, user_profile=profile
+        )
+
+
+def test_a_version_imported_from_another_accounts_arn_is_a_validation_error(app: cdk.App) -> None:
+    home = env_stack(app, "Home", ACCOUNT, "us-east-1")
+    arn = f"arn:aws:sagemaker:us-east-1:{OTHER_ACCOUNT}:image-version/team-image/3"
+    version = ImageVersion.from_image_version_arn(home, "Version", arn)
+    lab = AppImageConfig(home, "Lab", jupyter_lab=ContainerConfig())
+    image = Image.from_image_name(home, "Image", "team-image")  # this account's image of that name
+    with pytest.raises(ValidationError) as error:
+        StudioAttachment(home, "Attach", image=image, app_image_config=lab, version=version, domain=DOMAIN)
+    message = str(error.value)
+    assert "its version 'Home/Version'" in message
+    assert f"'{OTHER_ACCOUNT}'" in message and f"'{ACCOUNT}'" in message
+
+
 def test_unresolved_environments_pass(app: cdk.App) -> None:
     agnostic = cdk.Stack(app, "Agnostic")
     away = env_stack(app, "Away", OTHER_ACCOUNT, "us-east-1")

@@ -120,6 +120,8 @@ class StudioAttachment(Construct):
         # An L1 of this stack takes the entry into its own properties; one of another stack is a target
         # like an existing one, named by reference, so the attachment's stack depends on the target's.
         merged = _MergedTarget.of(l1) if l1 is not None and Stack.of(l1) is stack else None
+        carrier = merged.stack if merged is not None else stack
+        _check_environments(owner, stack, carrier, image, app_image_config, version, l1)
         if l1 is not None and merged is None:
             domain, user_profile, space = _named(l1, domain)
         elif merged is not None and (reconcile_on_change or reconcile_interval is not ReconcileDefault.STACK):
@@ -128,8 +130,6 @@ class StudioAttachment(Construct):
                 f"carries; {l1.node.path if l1 else ''} is in the attachment's stack, whose template holds "
                 "the entry"
             )
-        carrier = merged.stack if merged is not None else stack
-        _check_environments(owner, stack, carrier, image, app_image_config, version)
 
         self.image = image
         self.app_image_config = app_image_config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from aws_cdk import Annotations, Resource, Stack
+from aws_cdk import Annotations, CfnResource, Resource, Stack
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import IConstruct
 
@@ -69,19 +69,31 @@ def _check_kinds(
 
 
 def _check_environments(
-    owner: object, stack: Stack, carrier: Stack, image: IImage, config: IAppImageConfig, version: object
+    owner: object,
+    stack: Stack,
+    carrier: Stack,
+    image: IImage,
+    config: IAppImageConfig,
+    version: object,
+    target: IConstruct | None = None,
 ) -> None:
-    """Refuse an image, config or pinned version of another account or region (both known) than the
-    attachment's stack or the stack that carries the entry."""
+    """Refuse a target, image, config or pinned version of another account or region (both known) than
+    the attachment's stack or the stack that carries the entry: every stack involved is compared."""
     stacks = [stack] if carrier is stack else [stack, carrier]
-    for keyword, construct in (("image", image), ("app_image_config", config), ("version", version)):
+    things: list[tuple[str, object]] = [("image", image), ("app_image_config", config), ("version", version)]
+    if target is not None:
+        things.insert(0, ("target", target))
+    for keyword, construct in things:
         if construct is None or isinstance(construct, int | float):
             continue
         home = _home_of(construct)
         if any(home is s for s in stacks) and not getattr(construct, "_environment_from_arn", False):
             continue  # in the same stack, and not imported from an ARN of elsewhere
-        env = cast(Resource, construct).env
-        theirs = (env.account, env.region)
+        if isinstance(construct, CfnResource):  # an L1 target: its stack's environment
+            theirs = _environment(home)
+        else:
+            env = cast(Resource, construct).env
+            theirs = (env.account, env.region)
         for s in stacks:
             mine = _environment(s)
             if any(
