@@ -12,6 +12,7 @@ import pytest
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sm
+from aws_cdk import aws_ssm as ssm
 from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
@@ -699,3 +700,63 @@ def test_entries_written_into_an_l1_after_the_attachments_count_at_synth(stack: 
     )
     with pytest.raises(RuntimeError, match="29 entries of its own and 2 attachments, more than 30"):
         Template.from_stack(stack)
+
+
+# --- the app-wide key of a target: its environment and, for tokens, their source ------------------------
+
+
+def two_stacks_listing(app: cdk.App, domain_of_stack: Any, envs: tuple[Any, Any] = (None, None)) -> None:
+    """The same image on the same domain (as each stack names it), from two stacks."""
+    for n, name in enumerate(("First", "Second")):
+        stack = cdk.Stack(app, name, env=envs[n])
+        image = Image.from_image_name(stack, "Image", "team-image")
+        lab = AppImageConfig.from_app_image_config_name(stack, "Lab", "lab", "JupyterLab")
+        StudioAttachment(stack, "Attach", image=image, app_image_config=lab, domain=domain_of_stack(stack))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        lambda stack: cdk.Fn.import_value("PlatformDomainId"),
+        lambda stack: ssm.StringParameter.value_for_string_parameter(stack, "/platform/domain-id"),
+    ],
+    ids=["Fn.import_value", "an SSM parameter"],
+)
+def test_a_token_target_from_a_known_source_is_one_target_app_wide(app: cdk.App, source: Any) -> None:
+    with pytest.raises(ValidationError, match="already listed for JupyterLab in this target by"):
+        two_stacks_listing(app, source)
+
+
+def test_another_token_target_is_known_only_within_its_stack(app: cdk.App) -> None:
+    two_stacks_listing(app, lambda stack: cdk.CfnParameter(stack, "DomainId").value_as_string)
+
+
+def test_one_literal_domain_in_two_accounts_is_two_targets(app: cdk.App) -> None:
+    """Two stages of a pipeline, each in its own account, with the same domain id."""
+    envs = (
+        cdk.Environment(account=ACCOUNT, region="us-east-1"),
+        cdk.Environment(account=OTHER_ACCOUNT, region="us-east-1"),
+    )
+    two_stacks_listing(app, lambda stack: DOMAIN, envs)
+
+
+def test_one_literal_domain_in_one_account_from_two_stacks_is_refused(app: cdk.App) -> None:
+    envs = (cdk.Environment(account=ACCOUNT, region="us-east-1"),) * 2
+    with pytest.raises(ValidationError, match="already listed"):
+        two_stacks_listing(app, lambda stack: DOMAIN, envs)
+
+
+def test_the_200_cap_counts_a_known_token_target_across_stacks(app: cdk.App) -> None:
+    stacks = [cdk.Stack(app, "First"), cdk.Stack(app, "Second")]
+    labs = [AppImageConfig.from_app_image_config_name(s, "Lab", "lab", "JupyterLab") for s in stacks]
+
+    def attach(n: int) -> None:
+        s = stacks[n % 2]
+        image = Image.from_image_name(s, f"Image{n}", f"image-{n}")
+        domain = cdk.Fn.import_value("Domain")
+        StudioAttachment(s, f"Attach{n}", image=image, app_image_config=labs[n % 2], domain=domain)
+
+    for n in range(studio.MAX_CUSTOM_IMAGES):
+        attach(n)
+    with pytest.raises(ValidationError, match="more than 200 custom images"):
+        attach(studio.MAX_CUSTOM_IMAGES)

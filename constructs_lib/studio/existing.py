@@ -9,10 +9,13 @@ from weakref import WeakKeyDictionary
 
 import jsii
 from aws_cdk import (
+    CfnParameter,
     CustomResource,
     IStableAnyProducer,
     Lazy,
+    Reference,
     Stack,
+    Tokenization,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -20,7 +23,8 @@ from constructs import Construct, IConstruct
 
 from ..enums import AppType
 from ..interfaces import IAppImageConfig, IImage
-from ..tokens import identity
+from ..tokens import identity, is_unresolved
+from .checks import _environment
 from .contract import (
     LEDGER_VERSION,
     RESOURCE_TYPE,
@@ -67,8 +71,7 @@ class _ExistingTarget(Construct):
             found = targets[id] = cls(
                 stack, id, domain_id=domain_id, kind=kind, member=member, literal=literal
             )
-            # Literal ids name one target app-wide; tokens resolve per stack.
-            found.key = "/".join(resolved) if literal else f"{stack.node.path}/{id}"
+            found.key = _app_key(stack, id, parts, resolved)
         return found
 
     key: str  # the target, for the app-wide listings
@@ -138,6 +141,32 @@ class _ExistingTarget(Construct):
                         else iam.Role.from_role_arn(self, f"ExecutionRole{digest}", role.role_arn)
                     )
                 readable.grant_read(imported).apply_before(self.resource)
+
+
+def _app_key(stack: Stack, id: str, parts: list[str], resolved: list[Any]) -> str:
+    """The target, as the app-wide listings know it: in the stack's account and region (two stages of
+    a pipeline in two accounts are two targets), by its ids where they are literal or come from a known
+    source (another stack's export, an SSM parameter), else only within this stack."""
+    named = [_source(part, value) for part, value in zip(parts, resolved, strict=True)]
+    if any(name is None for name in named):
+        return f"{stack.node.path}/{id}"  # other tokens: per stack (the README says so)
+    account, region = _environment(stack)
+    return "/".join([account, region, *cast(list[str], named)])
+
+
+def _source(part: str, resolved: Any) -> str | None:
+    """A part of a target as the same string wherever it is used: a literal, ``import:<export name>``
+    for ``Fn.import_value``, ``ssm:<parameter name>`` for an SSM parameter's value; else None."""
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and isinstance(resolved.get("Fn::ImportValue"), str):
+        return f"import:{resolved['Fn::ImportValue']}"
+    reference = Tokenization.reverse(part)
+    target = reference.target if isinstance(reference, Reference) else None
+    if isinstance(target, CfnParameter) and str(target.type).startswith("AWS::SSM::Parameter::Value"):
+        default = target.default
+        return f"ssm:{default}" if isinstance(default, str) and not is_unresolved(default) else None
+    return None
 
 
 # The stack's targets by construct id: the same constructs the stack holds, found without the two round

@@ -54,8 +54,8 @@ class _Listings(Construct):
         if by is not None:
             raise validation.ValidationError(
                 f"{owner}: image {_shown_in(stack, name)!r} is already listed for {app_type.value} in "
-                f"this target by {by}; two attachments would share one entry, and deleting either would "
-                "detach it"
+                f"this target by {by}; one app lists an image once per target and app type (two apps "
+                "share an identical entry through the ledger)"
             )
         check_cap(owner, "this target's ", settings, app_type, len(listed) + 1)
         listed[image] = owner
