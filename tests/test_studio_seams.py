@@ -760,3 +760,51 @@ def test_the_200_cap_counts_a_known_token_target_across_stacks(app: cdk.App) -> 
         attach(n)
     with pytest.raises(ValidationError, match="more than 200 custom images"):
         attach(studio.MAX_CUSTOM_IMAGES)
+
+
+# --- issue 16: seams the suite did not hold ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["existing", "CfnDomain"])
+def test_an_entry_whose_config_is_in_a_stack_of_its_own_waits_for_it(app: cdk.App, target: str) -> None:
+    configs = cdk.Stack(app, "Configs")
+    lab = AppImageConfig(configs, "Lab", jupyter_lab=ContainerConfig())
+    team = cdk.Stack(app, "Team")
+    image = Image(team, "Image", image_name="team-image")
+    image.add_version("V1", base_image=BASE)
+    domain: Any = DOMAIN if target == "existing" else domain_of(team)
+    StudioAttachment(team, "Attach", image=image, app_image_config=lab, domain=domain)
+    dependencies = {s.stack_name: {d.id for d in s.dependencies} for s in app.synth().stacks}
+    assert "Configs" in dependencies["Team"]
+
+
+def test_a_pinned_version_of_another_stack_is_refused_for_an_existing_target_too(app: cdk.App) -> None:
+    images = cdk.Stack(app, "Images")
+    image = Image(images, "Image", image_name="team-image")
+    v1 = image.add_version("V1", base_image=BASE)
+    team = cdk.Stack(app, "Team")
+    lab = AppImageConfig(team, "Lab", jupyter_lab=ContainerConfig())
+    with pytest.raises(ValidationError) as error:
+        StudioAttachment(team, "Attach", image=image, app_image_config=lab, version=v1, domain=DOMAIN)
+    assert "'Team/Attach'" in str(error.value) and "Images/Image/V1" in str(error.value)
+    assert "version=<n>" in str(error.value)
+
+
+@pytest.mark.parametrize("target", ["CfnDomain", "CfnUserProfile", "CfnSpace"])
+def test_the_studio_classic_warning_is_given_for_l1_targets_too(stack: cdk.Stack, target: str) -> None:
+    kg = AppImageConfig(
+        stack, "Kernel", kernel_gateway=KernelGatewayConfig(kernel_specs=[KernelSpec(name="python3")])
+    )
+    image = Image.from_image_name(stack, "Image", "team-image")
+    domain = domain_of(stack)
+    where: dict[str, Any] = {"domain": domain}
+    if target == "CfnUserProfile":
+        where["user_profile"] = sm.CfnUserProfile(
+            stack, "Profile", domain_id=domain.attr_domain_id, user_profile_name="alice"
+        )
+    elif target == "CfnSpace":
+        where["space"] = sm.CfnSpace(stack, "Space", domain_id=domain.attr_domain_id, space_name="shared")
+    StudioAttachment(stack, "Attach", image=image, app_image_config=kg, **where)
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("Studio Classic"))
+    assert [w.id for w in warnings] == ["/Stack/Attach"]
+    assert studio.STUDIO_CLASSIC_WARNING in warnings[0].entry.data
