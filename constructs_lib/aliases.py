@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from aws_cdk import CustomResource, Duration, Stack
 from constructs import Construct
 
-from .provider import FunctionProvider, nag_resource
+from .provider import _FunctionProvider, nag_resource
 from .tokens import identity, is_unresolved
 
 RESOURCE_TYPE = "Custom::SageMakerImageVersionAliases"
@@ -34,16 +35,18 @@ SERVICE_TIMEOUT = Duration.minutes(10)
 _NAME = "@@image-name@@"
 
 
-class AliasesProvider(FunctionProvider):
+class _AliasesProvider(_FunctionProvider):
     """The stack's one aliases function; its role grows by one image's ARNs per image."""
 
-    PROVIDER_ID = PROVIDER_ID
-    HANDLER = "image_version_aliases"
-    DESCRIPTION = "Custom::SageMakerImageVersionAliases: moves floating aliases between versions"
-    ACTIONS = SAGEMAKER_ACTIONS
+    PROVIDER_ID: ClassVar[str] = PROVIDER_ID
+    HANDLER: ClassVar[str] = "image_version_aliases"
+    DESCRIPTION: ClassVar[str] = (
+        "Custom::SageMakerImageVersionAliases: moves floating aliases between versions"
+    )
+    ACTIONS: ClassVar[Sequence[str]] = SAGEMAKER_ACTIONS
     # arn:aws-us-gov:sagemaker:us-isof-south-1:<12 digits>:image-version/<63>/*
-    ARN_SIZE_ESTIMATE = 133
-    TIMEOUT = FUNCTION_TIMEOUT
+    ARN_SIZE_ESTIMATE: ClassVar[int] = 133
+    TIMEOUT: ClassVar[Duration] = FUNCTION_TIMEOUT
 
     def __init__(self, scope: Stack, id: str) -> None:
         super().__init__(scope, id)
@@ -95,7 +98,7 @@ def add_floating_aliases(
     ``ConfigDigest`` changes with the version's mutable properties, so the resource runs again after
     any in-place update of the version and puts back what CloudFormation's own alias handling removed.
     """
-    provider = AliasesProvider.of(stack)
+    provider = _AliasesProvider.of(stack)
     provider.allow_image(image_name)
     given = {key: value for key, value in config.items() if value is not None}
     # Resolving (a jsii round trip) is needed only to render tokens; it also drops what is not set.

@@ -201,8 +201,8 @@ class AppImageConfig(_AppImageConfigBase):
             code_editor_app_image_config=code_editor_config,
         )
         # The Ref, not the literal: whatever names the config (a domain's CustomImages) waits for it.
-        self.app_image_config_name = self._get_resource_name_attribute(resource.ref)
-        self.app_image_config_arn = self._get_resource_arn_attribute(
+        self.app_image_config_name: str = self._get_resource_name_attribute(resource.ref)
+        self.app_image_config_arn: str = self._get_resource_arn_attribute(
             resource.attr_app_image_config_arn,
             service="sagemaker",
             resource="app-image-config",
@@ -401,8 +401,8 @@ class _ImportedAppImageConfig(_AppImageConfigBase):
         super().__init__(scope, id)
         self._home = Stack.of(scope)  # for a Studio attachment's environment check, asked once
         self._given_name = app_image_config_name
-        self.app_image_config_name = app_image_config_name
-        self.app_image_config_arn = app_image_config_arn
+        self.app_image_config_name: str = app_image_config_name
+        self.app_image_config_arn: str = app_image_config_arn
         self.app_type = app_type
 
 

@@ -137,7 +137,7 @@ class ImageBase(Resource):
         id: str,
         *,
         app_image_config: IAppImageConfig,
-        version: IImageVersion | int | float | None = None,
+        version: IImageVersion | int | None = None,
         domain: str | sagemaker.CfnDomain,
         user_profile: str | sagemaker.CfnUserProfile | None = None,
         space: str | sagemaker.CfnSpace | None = None,
@@ -429,13 +429,13 @@ class Image(ImageBase):
         self._image_resources.append(resource)
         if removal_policy is not None:
             resource.apply_removal_policy(removal_policy)
-        self.image_arn = self._get_resource_arn_attribute(
+        self.image_arn: str = self._get_resource_arn_attribute(
             resource.attr_image_arn,
             service="sagemaker",
             resource="image",
             resource_name=image_name,  # the physical name, as given: no round trip to read it back
         )
-        self.image_name = self._get_resource_name_attribute(image_name)
+        self.image_name: str = self._get_resource_name_attribute(image_name)
 
     @property
     def grant_principal(self) -> iam.IPrincipal:
@@ -487,8 +487,9 @@ class _ImportedImage(ImageBase):
         environment_from_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id, environment_from_arn=environment_from_arn)
-        self.image_name = self._given_name = image_name
-        self.image_arn = image_arn
+        self.image_name: str = image_name
+        self._given_name = image_name
+        self.image_arn: str = image_arn
 
 
 def _is_mutable(role: iam.IRole) -> bool:

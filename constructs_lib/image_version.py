@@ -119,7 +119,7 @@ class ImageVersion(Resource):
 
         self.image = image
         self.aliases = floating
-        self.resource = sagemaker.CfnImageVersion(
+        self.resource: sagemaker.CfnImageVersion = sagemaker.CfnImageVersion(
             self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
 

@@ -70,7 +70,7 @@ def function_code_directory(handler: str) -> str:
     return str(staging)
 
 
-class FunctionProvider(Construct):
+class _FunctionProvider(Construct):
     """One crhelper function of a stack: its log group, its own role, and the permissions it grows.
 
     Permissions go into the role's DefaultPolicy in statements of bounded size, so that aws-cdk-lib's
@@ -105,8 +105,8 @@ class FunctionProvider(Construct):
         self._stack = scope
         self._actions = list(self.ACTIONS)
         description = self.DESCRIPTION
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=logs.RetentionDays.ONE_YEAR)
-        self.role = iam.Role(
+        self.log_group: logs.LogGroup = logs.LogGroup(self, "LogGroup", retention=logs.RetentionDays.ONE_YEAR)
+        self.role: iam.Role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
         )
         # A log group's Arn attribute ends in ":*", which covers its streams and nothing else.
@@ -116,7 +116,7 @@ class FunctionProvider(Construct):
                 resources=[self.log_group.log_group_arn],
             )
         )
-        self.function = lambda_.Function(
+        self.function: lambda_.Function = lambda_.Function(
             self,
             "Function",
             description=description,
@@ -129,7 +129,7 @@ class FunctionProvider(Construct):
             role=self.role,
             log_group=self.log_group,
         )
-        self.function_arn = self.function.function_arn
+        self.function_arn: str = self.function.function_arn
         # Per set of actions, the statement being filled and how many ARNs it holds.
         self._statements: dict[tuple[str, ...], tuple[iam.PolicyStatement, int]] = {}
         self._acknowledgements: dict[str, str] = {}
@@ -194,14 +194,14 @@ class FunctionProvider(Construct):
                 Validations.of(child).acknowledge(*acknowledgements)
 
 
-_PROVIDERS: dict[type[FunctionProvider], WeakKeyDictionary[Stack, FunctionProvider]] = {}
+_PROVIDERS: dict[type[_FunctionProvider], WeakKeyDictionary[Stack, _FunctionProvider]] = {}
 
 
 @jsii.implements(IAspect)
 class _AcknowledgeWhereHeld:
     """Runs after the Role's own split aspect: added later, below the role, at no higher priority."""
 
-    def __init__(self, provider: FunctionProvider) -> None:
+    def __init__(self, provider: _FunctionProvider) -> None:
         self._provider = provider
         self._done = False
 
@@ -216,7 +216,7 @@ class _ManagedPolicyQuota:
     """At synth, after aws-cdk-lib's split: a role with more OverflowPolicies than IAM lets it attach
     fails the synth, not the deploy an hour in."""
 
-    def __init__(self, provider: FunctionProvider) -> None:
+    def __init__(self, provider: _FunctionProvider) -> None:
         self._provider = provider
 
     def validate(self) -> list[str]:

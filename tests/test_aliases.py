@@ -109,7 +109,7 @@ def test_an_image_named_twice_appears_once_in_the_function_policy(stack: cdk.Sta
     image.add_version("V1", base_image=DLC, aliases=["latest"])
     same = Image.from_image_name(stack, "Same", "img")  # a literal name, where image.image_name is a token
     same.add_version("V2", base_image=DLC, aliases=["stable"])
-    policy = aliases.AliasesProvider.of(stack).role.node.find_child("DefaultPolicy").node.default_child
+    policy = aliases._AliasesProvider.of(stack).role.node.find_child("DefaultPolicy").node.default_child
     statements = stack.resolve(policy.policy_document)["Statement"]  # type: ignore[union-attr]
     assert len(statements[1]["Resource"]) == 2
 
@@ -131,7 +131,7 @@ def test_custom_resource_properties_timeout_and_policy_dependency(stack: cdk.Sta
         "Aliases": ["latest", "stable"],
     }
     assert isinstance(digest, str) and len(digest) == 16
-    role = aliases.AliasesProvider.of(stack).role
+    role = aliases._AliasesProvider.of(stack).role
     policy_id = stack.get_logical_id(role.node.find_child("DefaultPolicy").node.default_child)  # type: ignore[arg-type]
     assert {policy_id, logical_id(role)} <= set(resource["DependsOn"])
     assert aliases.SERVICE_TIMEOUT.to_seconds() > aliases.FUNCTION_TIMEOUT.to_seconds()

@@ -253,7 +253,7 @@ def test_the_studio_function_role_fits_iam_policy_sizes_at_the_largest_stack(
         *(f"{ledger}/{profile(i)}" for i in range(profiles)),
         *(f"{ledger}/{profile(i)}/*" for i in range(profiles)),
     ]
-    assert max(len(arn) for arn in expected) == studio.StudioProvider.ARN_SIZE_ESTIMATE
+    assert max(len(arn) for arn in expected) == studio._StudioProvider.ARN_SIZE_ESTIMATE
     assert sorted(granted) == sorted(expected)
 
 

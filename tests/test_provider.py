@@ -1,4 +1,4 @@
-"""What both custom-resource functions get from FunctionProvider: runtime, architecture, timeout, logs."""
+"""What both custom-resource functions get from _FunctionProvider: runtime, architecture, timeout, logs."""
 
 from __future__ import annotations
 
@@ -72,9 +72,9 @@ def test_both_functions_in_one_stack_are_two_providers(stack: cdk.Stack, studio_
 
     for build in (attach, add_version) if studio_first else (add_version, attach):
         build()
-    assert aliases.AliasesProvider.of(stack) is not studio.StudioProvider.of(stack)
-    assert isinstance(aliases.AliasesProvider.of(stack), aliases.AliasesProvider)
-    assert isinstance(studio.StudioProvider.of(stack), studio.StudioProvider)
+    assert aliases._AliasesProvider.of(stack) is not studio._StudioProvider.of(stack)
+    assert isinstance(aliases._AliasesProvider.of(stack), aliases._AliasesProvider)
+    assert isinstance(studio._StudioProvider.of(stack), studio._StudioProvider)
 
     resources = Template.from_stack(stack).to_json()["Resources"]
     for kind in (aliases, studio):

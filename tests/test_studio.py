@@ -259,7 +259,7 @@ def cr_id(attachment: StudioAttachment) -> str:
 
 def provider_ids(stack: cdk.Stack) -> tuple[str, str, str]:
     """Logical ids of the Studio function, its role and the role's DefaultPolicy."""
-    provider = studio.StudioProvider.of(stack)
+    provider = studio._StudioProvider.of(stack)
     policy = provider.role.node.find_child("DefaultPolicy").node.default_child
     return (
         logical_id(provider.function),
@@ -1284,7 +1284,7 @@ def test_an_arn_appears_once_when_a_token_and_a_literal_name_the_same_target(sta
     for index, domain in enumerate((DOMAIN, cdk.Fn.join("", ["d-", "0123abc"]), DOMAIN)):
         image = Image.from_image_name(stack, f"I{index}", f"image-{index}")  # one image per listing
         StudioAttachment(stack, f"A{index}", image=image, app_image_config=kit.configs[KG], domain=domain)
-    provider = studio.StudioProvider.of(stack)
+    provider = studio._StudioProvider.of(stack)
     policy = provider.role.node.find_child("DefaultPolicy").node.default_child
     statements = stack.resolve(policy.policy_document)["Statement"]  # type: ignore[union-attr]
     resources = [r for s in statements[1:] for r in as_list(s["Resource"])]

@@ -35,7 +35,7 @@ from .contract import (
     STUDIO_CLASSIC_WARNING,
     TARGET_ID_PREFIX,
 )
-from .function import StudioProvider
+from .function import _StudioProvider as _StudioProvider  # for the tests: not public
 from .reconcile import RECONCILE_ID
 
 __all__ = [
@@ -64,5 +64,4 @@ __all__ = [
     "TARGET_ID_PREFIX",
     "ReconcileDefault",
     "StudioAttachment",
-    "StudioProvider",
 ]

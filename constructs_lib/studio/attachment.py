@@ -67,7 +67,7 @@ class StudioAttachment(Construct):
         *,
         image: IImage,
         app_image_config: IAppImageConfig,
-        version: IImageVersion | int | float | None = None,
+        version: IImageVersion | int | None = None,
         domain: str | sagemaker.CfnDomain,
         user_profile: str | sagemaker.CfnUserProfile | None = None,
         space: str | sagemaker.CfnSpace | None = None,
@@ -79,8 +79,9 @@ class StudioAttachment(Construct):
         :param image: the image to list (an ``Image`` or an import).
         :param app_image_config: how Studio runs it; its ``app_type`` picks the ``<AppType>AppSettings``.
         :param version: an ``ImageVersion`` of this image (the entry pins its number), a version
-            number of 1 or more (or a numeric token), or None. Default: None, SageMaker's latest
-            version of the image.
+            number of 1 or more, or None. Default: None, SageMaker's latest version of the image. A
+            numeric token (``Token.as_number``, a ``float`` in Python) is taken at run time too; a
+            literal ``float`` is refused.
         :param domain: the domain: an existing domain's id (``d-...``) or a ``CfnDomain`` of this app.
         :param user_profile: a user profile of the domain (its name, or a ``CfnUserProfile`` of this
             app): the entry goes into its ``UserSettings``. Default: none, the domain's settings.

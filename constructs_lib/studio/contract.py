@@ -61,7 +61,7 @@ NO_VERSION_WARNING = "@sagemaker-image-constructs/studio:image-without-version"
 EXECUTION_ROLE_WARNING = "@sagemaker-image-constructs/studio:execution-role-not-granted"
 
 # Where SageMaker has CustomImages, by the settings object that holds them (botocore's model).
-APP_TYPES_IN = {
+APP_TYPES_IN: dict[str, tuple[AppType, ...]] = {
     "DefaultUserSettings": (AppType.KERNEL_GATEWAY, AppType.JUPYTER_LAB, AppType.CODE_EDITOR),
     "DefaultSpaceSettings": (AppType.KERNEL_GATEWAY, AppType.JUPYTER_LAB),
     "UserSettings": (AppType.KERNEL_GATEWAY, AppType.JUPYTER_LAB, AppType.CODE_EDITOR),

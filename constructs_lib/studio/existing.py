@@ -31,7 +31,7 @@ from .contract import (
     SERVICE_TIMEOUT,
     TARGET_ID_PREFIX,
 )
-from .function import StudioProvider
+from .function import _StudioProvider
 
 
 class _ExistingTarget(Construct):
@@ -86,10 +86,10 @@ class _ExistingTarget(Construct):
         self._waits_for: set[int] = set()
         self._granted: set[tuple[str, str]] = set()  # (execution role path, image or config identity)
         self.domain_id = domain_id
-        provider = StudioProvider.of(scope)
+        provider = _StudioProvider.of(scope)
         #: The function's id for the target (``<domain>/domain``, ``<domain>/user-profile/<name>``...),
         #: which also names its path in the ledger.
-        self.physical_id = "/".join([domain_id, kind] if member is None else [domain_id, kind, member])
+        self.physical_id: str = "/".join([domain_id, kind] if member is None else [domain_id, kind, member])
         name = domain_id if member is None else f"{domain_id}/{member}"
         provider.allow_target(kind, name, self.physical_id, literal=literal)
         properties: dict[str, Any] = {"DomainId": domain_id}
@@ -97,7 +97,7 @@ class _ExistingTarget(Construct):
             properties["UserProfileName" if kind == "user-profile" else "SpaceName"] = member
         properties["CustomImages"] = Lazy.any(_Entries(self._entries))
         properties["LedgerVersion"] = LEDGER_VERSION
-        self.resource = CustomResource(
+        self.resource: CustomResource = CustomResource(
             self,
             "Resource",
             service_token=provider.function_arn,

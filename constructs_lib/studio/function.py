@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 
-from ..provider import FunctionProvider, nag_resource
+from ..provider import _FunctionProvider, nag_resource
 from .contract import (
     FUNCTION_TIMEOUT,
     LEDGER_PREFIX,
@@ -21,20 +22,20 @@ _NAME = "@@target@@"
 _PATH = "@@ledger-path@@"
 
 
-class StudioProvider(FunctionProvider):
+class _StudioProvider(_FunctionProvider):
     """The stack's one Studio function; its role grows by three ARNs per target (the target, its ledger
     path and the records below it)."""
 
-    PROVIDER_ID = PROVIDER_ID
-    HANDLER = "studio_custom_images"
-    DESCRIPTION = (
+    PROVIDER_ID: ClassVar[str] = PROVIDER_ID
+    HANDLER: ClassVar[str] = "studio_custom_images"
+    DESCRIPTION: ClassVar[str] = (
         "Custom::SageMakerStudioCustomImages: lists custom images in Studio domains, user profiles and spaces"
     )
-    ACTIONS = SAGEMAKER_ACTIONS
+    ACTIONS: ClassVar[Sequence[str]] = SAGEMAKER_ACTIONS
     # arn:aws-us-gov:ssm:us-isof-south-1:<12 digits>:parameter/sagemaker-image-constructs/studio/
     # <domain id, 63>/user-profile/<63>/* (a target's SageMaker ARN is at most 194)
-    ARN_SIZE_ESTIMATE = 234
-    TIMEOUT = FUNCTION_TIMEOUT
+    ARN_SIZE_ESTIMATE: ClassVar[int] = 234
+    TIMEOUT: ClassVar[Duration] = FUNCTION_TIMEOUT
 
     def __init__(self, scope: Stack, id: str) -> None:
         super().__init__(scope, id)

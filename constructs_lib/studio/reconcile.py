@@ -22,7 +22,7 @@ from .. import validation
 from ..enums import ReconcileDefault
 from .contract import DEFAULT_RECONCILE_INTERVAL, RECONCILE_KEY, RECONCILE_VALUE
 from .existing import _ExistingTarget
-from .function import StudioProvider
+from .function import _StudioProvider
 
 RECONCILE_ID = "Reconcile"  # under the stack's Studio function (construct ids are API)
 MAX_INPUT = 7_000  # characters of targets per input, of EventBridge's 8,192 (the StackId and keys fit)
@@ -97,13 +97,14 @@ class Reconciliation(Construct):
 
     @classmethod
     def of(cls, stack: Stack) -> Reconciliation:
-        provider = StudioProvider.of(stack)
+        """The stack's reconcile rules, made on first use under its Studio function."""
+        provider = _StudioProvider.of(stack)
         if provider.reconciliation is None:  # kept on the provider: a tree lookup is two round trips
             provider.reconciliation = cls(provider, RECONCILE_ID)
         assert isinstance(provider.reconciliation, Reconciliation)
         return provider.reconciliation
 
-    def __init__(self, provider: StudioProvider, id: str) -> None:
+    def __init__(self, provider: _StudioProvider, id: str) -> None:
         super().__init__(provider, id)
         self.provider = provider
         self.default: Duration | None = DEFAULT_RECONCILE_INTERVAL
@@ -115,6 +116,7 @@ class Reconciliation(Construct):
         self._checked: dict[int, tuple[Duration, int]] = {}
 
     def set_default(self, owner: object, interval: Duration | None) -> None:
+        """The interval of the stack's attachments that set none; only before the first of them."""
         if self._minutes:
             raise validation.ValidationError(
                 f"{owner}: set the stack's reconcile interval before its first attachment to an existing "
