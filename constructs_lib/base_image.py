@@ -106,7 +106,10 @@ class BaseImage(ABC):
         """A local Dockerfile, built and published by ``cdk deploy`` as a CDK image asset.
 
         ``options`` are those of ``aws_ecr_assets.DockerImageAsset`` (``build_args``, ``platform``...).
-        Synthesis only fingerprints the directory; it needs no Docker engine.
+        It is built for ``linux/amd64`` unless ``platform`` says otherwise: Studio runs amd64 images, and
+        one built on an Apple-silicon laptop for its own arm64 fails only at app start, with an opaque
+        ``InternalFailure`` (``exec format error`` in the log). Synthesis only fingerprints the
+        directory; it needs no Docker engine.
         """
         validation.check_required("BaseImage.from_asset", "directory", directory, "a Dockerfile's folder")
         return _AssetBaseImage(directory, options)
@@ -213,7 +216,6 @@ class _AssetBaseImage(BaseImage):
         self._options = options
 
     def bind(self, scope: Construct) -> BaseImageConfig:
-        asset = ecr_assets.DockerImageAsset(
-            scope, "BaseImageAsset", directory=self._directory, **self._options
-        )
+        options = {"platform": ecr_assets.Platform.LINUX_AMD64, **self._options}
+        asset = ecr_assets.DockerImageAsset(scope, "BaseImageAsset", directory=self._directory, **options)
         return BaseImageConfig(asset.image_uri, asset.repository)

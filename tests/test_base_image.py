@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk.assertions import Template
 
 from constructs_lib import BaseImage, Image, ValidationError
@@ -218,6 +219,21 @@ def test_ecr_repository_with_a_digest(stack: cdk.Stack) -> None:
     digest = "sha256:" + "0f" * 32
     uri, _ = render(stack, BaseImage.from_ecr_repository(repository, digest))
     assert uri["Fn::Join"][1][-1].endswith("@" + digest)
+
+
+@pytest.mark.parametrize("platform", [None, "linux/arm64"], ids=["default", "given"])
+def test_an_asset_is_built_for_linux_amd64_unless_told_otherwise(
+    stack: cdk.Stack, app: cdk.App, tmp_path: Path, platform: str | None
+) -> None:
+    """Studio runs amd64 images; the cloud assembly's docker image source says what cdk deploy builds."""
+    context = tmp_path / "docker"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.11-slim\n")
+    options = {} if platform is None else {"platform": ecr_assets.Platform.custom(platform)}
+    render(stack, BaseImage.from_asset(str(context), **options))
+    manifest = json.loads(Path(app.synth().directory, "Stack.assets.json").read_text())
+    (asset,) = manifest["dockerImages"].values()
+    assert asset["source"]["platform"] == (platform or "linux/amd64")
 
 
 def test_asset_is_fingerprinted_without_docker_and_grants_the_asset_repository(
