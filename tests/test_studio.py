@@ -1381,14 +1381,18 @@ def test_contract_handler_calls_exactly_what_the_policy_allows(stack: cdk.Stack)
     handler = load_handler()
     assert tuple(handler.SAGEMAKER_ACTIONS) == tuple(studio.SAGEMAKER_ACTIONS)
     every_kind(stack)
-    sagemaker_actions = {
+    assert granted_actions(stack, "sagemaker:") == set(handler.SAGEMAKER_ACTIONS)
+
+
+def granted_actions(stack: cdk.Stack, prefix: str) -> set[str]:
+    """Every action of the stack's policies that starts with ``prefix``."""
+    return {
         action
         for policy in of_type(resources_of(stack), "AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         for action in as_list(statement["Action"])
-        if action.startswith("sagemaker:")
+        if action.startswith(prefix)
     }
-    assert sagemaker_actions == set(handler.SAGEMAKER_ACTIONS)
 
 
 def test_contract_construct_and_handler_agree_on_the_ledger_and_the_reconcile_event(stack: cdk.Stack) -> None:
@@ -1406,14 +1410,7 @@ def test_contract_construct_and_handler_agree_on_the_ledger_and_the_reconcile_ev
         studio.METRIC_NAME,
     )
     every_kind(stack)
-    ssm_actions = {
-        action
-        for policy in of_type(resources_of(stack), "AWS::IAM::Policy").values()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        for action in as_list(statement["Action"])
-        if action.startswith("ssm:")
-    }
-    assert ssm_actions == set(ledger.SSM_ACTIONS)
+    assert granted_actions(stack, "ssm:") == set(ledger.SSM_ACTIONS)
 
 
 def test_contract_construct_and_handler_agree_on_where_custom_images_exist() -> None:

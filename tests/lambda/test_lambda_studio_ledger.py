@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 import pytest
+from ledger_entries import declared, listed
 
 HANDLER = "studio_custom_images"  # conftest: index, sagemaker and cfn follow this handler
 
@@ -33,13 +34,6 @@ SPEC = {"InstanceType": "ml.t3.medium"}
 OTHER = {"ImageName": "team-image", "AppImageConfigName": "team-config", "ImageVersionNumber": 2}
 
 
-def listed(image: str = "my-image", config: str = "my-config", version: int | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"ImageName": image, "AppImageConfigName": config}
-    if version is not None:
-        entry["ImageVersionNumber"] = version
-    return entry
-
-
 def kg(*images: dict[str, Any]) -> dict[str, Any]:
     return {"KernelGatewayAppSettings": {"DefaultResourceSpec": SPEC, "CustomImages": list(images)}}
 
@@ -47,17 +41,6 @@ def kg(*images: dict[str, Any]) -> dict[str, Any]:
 def bare(*images: dict[str, Any]) -> dict[str, Any]:
     """What a write to an empty KernelGateway settings object sends: the list alone."""
     return {"KernelGatewayAppSettings": {"CustomImages": list(images)}}
-
-
-def declared(
-    image: str = "my-image",
-    config: str = "my-config",
-    version: int | None = None,
-    settings: str = "DefaultUserSettings",
-    app_type: str = "KernelGateway",
-) -> dict[str, Any]:
-    """An entry as the ledger keeps it (the version an integer, only when pinned)."""
-    return {"Settings": settings, "AppType": app_type, **listed(image, config, version)}
 
 
 def rmw(sagemaker: Any, kind: str, before: dict[str, Any], changed: dict[str, Any]) -> None:

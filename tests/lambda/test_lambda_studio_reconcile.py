@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+from ledger_entries import declared, listed
 
 HANDLER = "studio_custom_images"  # conftest: index, sagemaker and cfn follow this handler
 
@@ -39,23 +40,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
-
-
-def listed(image: str = "my-image", config: str = "my-config", version: int | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"ImageName": image, "AppImageConfigName": config}
-    if version is not None:
-        entry["ImageVersionNumber"] = version
-    return entry
-
-
-def declared(
-    image: str = "my-image",
-    config: str = "my-config",
-    version: int | None = None,
-    settings: str = "DefaultUserSettings",
-    app_type: str = "KernelGateway",
-) -> dict[str, Any]:
-    return {"Settings": settings, "AppType": app_type, **listed(image, config, version)}
 
 
 def app(*images: dict[str, Any]) -> dict[str, Any]:
