@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 BOTO_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 8})
 SAGEMAKER: Any = None  # made by sagemaker() on first use; tests put a stubbed client here
 SSM: Any = None  # made by ssm() on first use (the Studio function's ledger); tests reset it
+ECR: dict[str, Any] = {}  # made by ecr() per region on first use (the base image check); tests fill it
 
 # ResourceInUse (a concurrent change, a resource still busy) is ours to retry, bounded so that crhelper
 # still has time to answer: at most MAX_ATTEMPTS calls, and no sleep that would end after the
@@ -58,6 +59,15 @@ def ssm() -> Any:
     if SSM is None:
         SSM = boto3.client("ssm", config=BOTO_CONFIG)
     return SSM
+
+
+def ecr(region: str) -> Any:
+    """The ECR client of one region (an image's registry is read in its own region), made on first use
+    like :func:`sagemaker`."""
+    client = ECR.get(region)
+    if client is None:
+        client = ECR[region] = boto3.client("ecr", region_name=region, config=BOTO_CONFIG)
+    return client
 
 
 def cfn_resource() -> CfnResource:

@@ -4,10 +4,11 @@ No AWS: the shared SageMaker client is always stubbed with botocore's Stubber (w
 params against the real service model), and CloudFormation's pre-signed ResponseURL is a local HTTPS
 server whose throwaway certificate (trustme) is trusted through SSL_CERT_FILE.
 
-Both handlers import the one ``custom_resource`` module (as in Lambda, where it sits beside index.py),
+The handlers import the one ``custom_resource`` module (as in Lambda, where it sits beside index.py),
 so all the state a test changes (client, clock, sleep) lives there and is patched per test, undone after.
 A test module picks its handler with ``HANDLER = "<folder under lambda/>"``; the default is the aliases
-one. The ``index``, ``sagemaker`` and ``cfn`` fixtures follow that choice.
+one. The ``index``, ``sagemaker`` and ``cfn`` fixtures follow that choice. (The base image check's
+tests stub ECR and serve config blobs themselves, over HTTPS certified by the same ``tls_ca``.)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from moto import mock_aws
 LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
 ALIASES = "image_version_aliases"
 STUDIO = "studio_custom_images"
+BASE_IMAGE_CHECK = "base_image_check"
 # What the construct stages beside each index.py; a plain top-level import, as in Lambda.
 for _folder in ("shared", "studio_custom_images"):  # the Studio handler's own modules too
     if str(LAMBDA / _folder) not in sys.path:
@@ -60,13 +62,13 @@ DUMMY_ENV = {
 
 @pytest.fixture(scope="session")
 def handlers() -> Iterator[dict[str, ModuleType]]:
-    """Both handler modules, imported by path (``lambda`` is a keyword) after dummy AWS settings are set."""
+    """The handler modules, imported by path (``lambda`` is a keyword) after dummy AWS settings are set."""
     with pytest.MonkeyPatch.context() as mp, logging_levels_restored():
         mp.delenv("AWS_PROFILE", raising=False)
         for name, value in DUMMY_ENV.items():
             mp.setenv(name, value)
         modules = {}
-        for folder in (ALIASES, STUDIO):
+        for folder in (ALIASES, STUDIO, BASE_IMAGE_CHECK):
             spec = importlib.util.spec_from_file_location(f"{folder}_index", LAMBDA / folder / "index.py")
             assert spec and spec.loader
             modules[folder] = importlib.util.module_from_spec(spec)
@@ -140,7 +142,7 @@ def operations(index: ModuleType, shared: ModuleType) -> Iterator[list[str]]:
         yield seen
     finally:
         events.unregister("before-parameter-build.sagemaker", unique_id="test-record-operations")
-    assert {f"sagemaker:{name}" for name in seen} <= set(index.SAGEMAKER_ACTIONS)
+    assert {f"sagemaker:{name}" for name in seen} <= set(getattr(index, "SAGEMAKER_ACTIONS", ()))
 
 
 @pytest.fixture(autouse=True)
@@ -424,12 +426,26 @@ class CfnEndpoint:
 
 
 @pytest.fixture(scope="session")
-def cfn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CfnEndpoint, str]]:
+def tls_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, str]:
+    """A throwaway CA and its PEM file: every local HTTPS server's certificate is issued by it, and
+    ``cfn_endpoint`` makes it trusted through SSL_CERT_FILE."""
     ca = trustme.CA()
     ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
+    return ca, str(ca_file)
+
+
+def https_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A server-side TLS context with a certificate for 127.0.0.1 issued by ``ca``."""
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    return server_context
+
+
+@pytest.fixture(scope="session")
+def cfn_server(tls_ca: tuple[trustme.CA, str]) -> Iterator[tuple[CfnEndpoint, str]]:
+    ca, ca_file = tls_ca
+    server_context = https_context(ca)
 
     class Handler(BaseHTTPRequestHandler):
         def do_PUT(self) -> None:
@@ -448,7 +464,7 @@ def cfn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CfnEn
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield endpoint, str(ca_file)
+        yield endpoint, ca_file
     finally:
         server.shutdown()
         server.server_close()
