@@ -108,9 +108,8 @@ class OnlyStubbed(dict):  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="session")
-def ecr_clients(handlers: dict[str, ModuleType]) -> dict[str, Any]:
+def ecr_clients(shared: ModuleType) -> dict[str, Any]:
     """Real clients made once (a client costs 0.1-0.3 s), with the module's Config, per region."""
-    shared = __import__("custom_resource")
     return {
         region: boto3.client("ecr", region_name=region, config=shared.BOTO_CONFIG)
         for region in ("us-east-1", "eu-west-1", "ap-southeast-2")
@@ -561,6 +560,21 @@ def test_a_config_that_cannot_be_downloaded_fails_naming_the_image(cfn, ecr, blo
     ecr.done()
 
 
+def test_a_download_url_that_is_not_https_is_not_fetched(cfn, ecr, blobs):
+    blob = config_blob()
+    ecr.get({"imageTag": "v1"}, image_manifest(sha256(blob)), DOCKER_MANIFEST)
+    url = blobs.add(sha256(blob), blob).replace("https://", "http://")
+    params = {"registryId": ACCOUNT, "repositoryName": REPO, "layerDigest": sha256(blob)}
+    ecr.stubbers["us-east-1"].add_response(
+        "get_download_url_for_layer", {"downloadUrl": url, "layerDigest": sha256(blob)}, params
+    )
+    reason = failed(cfn.send(cfn.create((KEY, f"{URI}:v1"))))
+
+    assert reason.startswith(f"Base image {URI}:v1: ECR answered no HTTPS URL: 'http://127.0.0.1:")
+    assert blobs.gets == []
+    ecr.done()
+
+
 def test_a_malformed_manifest_still_fails_naming_the_image(cfn, ecr):
     ecr.get({"imageTag": "v1"}, "{not json", DOCKER_MANIFEST)
     reason = failed(cfn.send(cfn.create((KEY, f"{URI}:v1"))))
@@ -776,6 +790,16 @@ LONG_URI = f"{ACCOUNT}.dkr.ecr.ap-southeast-2.amazonaws.com/{LONG_REPO}:{'t' * 1
             "'public.ecr.aws/x/y:1' is not an ECR",
         ),
         ({"Images": [{"Key": KEY, "ImageUri": f"{URI.upper()}:v1"}]}, "is not an ECR image URI"),
+        ({"Images": [{"Key": KEY, "ImageUri": f"{URI}/Upper:v1"}]}, "is not an ECR image URI"),
+        ({"Images": [{"Key": KEY, "ImageUri": f"{URI}//x:v1"}]}, "is not an ECR image URI"),
+        (
+            {"Images": [{"Key": KEY, "ImageUri": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{REPO}-:v1"}]},
+            "not an ECR",
+        ),
+        (
+            {"Images": [{"Key": KEY, "ImageUri": f"1234.dkr.ecr.us-east-1.amazonaws.com/{REPO}:v1"}]},
+            "not an ECR",
+        ),
         ({"Images": [{"Key": KEY, "ImageUri": f"{URI}@sha256:abc"}]}, "is not an ECR image URI"),
         ({"Images": [{"Key": KEY, "ImageUri": f"{URI}:-v1"}]}, "is not an ECR image URI"),
         ({"Images": [{"Key": KEY, "ImageUri": f"{URI}:{'t' * 129}"}]}, "is not an ECR image URI"),
