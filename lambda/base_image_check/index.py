@@ -49,7 +49,7 @@ FIELDS = {"Key", "ImageUri"}
 KEY = re.compile(r"[A-Za-z0-9]{8,40}", re.ASCII)
 # <account>.dkr.ecr[-fips].<region>.<suffix>/<repository>[:<tag>][@sha256:<digest>] (ECR's own rules)
 IMAGE_URI = re.compile(
-    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2})\."
+    r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2,}(?:-[a-z]+)+-[0-9]{1,2})\."
     r"(?:amazonaws\.com(?:\.cn)?|[a-z0-9-]+(?:\.[a-z0-9-]+)+)/"
     r"(?P<repository>(?=.{2,256}(?::|@|$))(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?",

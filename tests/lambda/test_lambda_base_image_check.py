@@ -822,6 +822,7 @@ def test_bad_input_is_refused_naming_the_field_and_value(cfn, ecr, props, reason
         f"{ACCOUNT}.dkr.ecr-fips.us-gov-west-1.amazonaws.com/{REPO}:v1",
         f"{ACCOUNT}.dkr.ecr.cn-north-1.amazonaws.com.cn/{REPO}:v1",
         f"{ACCOUNT}.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/{REPO}:v1",
+        f"{ACCOUNT}.dkr.ecr.eusc-de-east-1.amazonaws.eu/{REPO}:v1",
         f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/a_b.c-d/e-f9:V1.0_x-y",
         LONG_URI,
     ],
