@@ -29,12 +29,13 @@ def identity(stack: Stack, value: str) -> str:
 
     A token is resolved once per stack: a name or an id resolves alike every time it is asked.
     """
-    if not is_unresolved(value):
-        return json.dumps(value)
     resolved = _RESOLVED.setdefault(stack, {})
-    if value not in resolved:
-        resolved[value] = json.dumps(stack.resolve(value), sort_keys=True)
-    return resolved[value]
+    found = resolved.get(value)  # asked before: no Token.is_unresolved round trip either
+    if found is None:
+        found = resolved[value] = (
+            json.dumps(stack.resolve(value), sort_keys=True) if is_unresolved(value) else json.dumps(value)
+        )
+    return found
 
 
 _RESOLVED: WeakKeyDictionary[Stack, dict[str, str]] = WeakKeyDictionary()

@@ -205,10 +205,10 @@ def custom_images_cap(settings: str, app_type: AppType) -> int:
 
 
 def check_cap(
-    owner: validation.ConstructOwner, where: str, settings: str, app_type: AppType, count: int
+    owner: validation.ConstructOwner, where: object, settings: str, app_type: AppType, count: int
 ) -> None:
     """Refuse the ``count``-th entry of a list past its cap; warn past the documented 5 of a member's
-    KernelGateway list."""
+    KernelGateway list. ``where`` is shown with ``str()`` only then (a path is a round trip)."""
     cap = custom_images_cap(settings, app_type)
     if count > cap:
         source = (

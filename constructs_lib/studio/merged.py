@@ -166,7 +166,7 @@ class _MergedCustomImages:
                 f"this {self._settings} by {by}; SageMaker lists an image once per app type"
             )
         count = len(self._written_names) + len(self._listed) + 1  # the user's entries count too
-        check_cap(owner, f"{self._l1.node.path}'s ", self._settings, self._app_type, count)
+        check_cap(owner, _Possessive(self._l1), self._settings, self._app_type, count)
         self._listed.append(_Listed(owner, entry, name))
 
     def produce(self) -> Any:
@@ -266,3 +266,13 @@ class _CloudFormationEntry:
 
     def to_string(self) -> str:
         return "StudioCustomImageEntry"
+
+
+class _Possessive:
+    """ "<path>'s ", read only when shown."""
+
+    def __init__(self, construct: IConstruct) -> None:
+        self._construct = construct
+
+    def __str__(self) -> str:
+        return f"{self._construct.node.path}'s "

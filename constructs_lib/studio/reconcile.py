@@ -15,7 +15,7 @@ from typing import Any
 import jsii
 from aws_cdk import Aws, Duration, IStableAnyProducer, IStableListProducer, Lazy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct, Node
 
 from .. import validation
@@ -35,10 +35,11 @@ UPDATE_EVENTS = ("UpdateDomain", "UpdateUserProfile", "UpdateSpace")
 
 @jsii.implements(IStableAnyProducer)
 class _Listed:
-    """The physical ids one rule target's input lists, as attachments added them by synth."""
+    """What a producer renders at synth, as the attachments added it: one input's physical ids, or a
+    rule's targets."""
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
+        self.ids: list[Any] = []
         self.size = 0
 
     def produce(self) -> Any:
@@ -46,14 +47,19 @@ class _Listed:
 
 
 class _Group:
-    """One rule kind (a schedule, or the opt-in CloudTrail rule): its rules and their inputs."""
+    """One rule kind (a schedule, or the opt-in CloudTrail rule): its rules and their inputs.
+
+    Written at CloudFormation's level (``CfnRule``, ``CfnPermission``): each input is a rule target of
+    its own, added as targets come, which the L2 ``Rule`` and its Lambda target also render, at the
+    cost of several more constructs per rule at synth.
+    """
 
     def __init__(self, owner: Reconciliation, id: str, rule_props: dict[str, Any]) -> None:
         self._owner = owner
         self._id = id
         self._rule_props = rule_props
-        self._rules: list[events.Rule] = []
         self._rule_nodes: list[Node] = []  # each rule's node, read once: every target adds a wait there
+        self._rule_targets: list[_Listed] = []  # each rule's targets
         self._inputs: list[_Listed] = []
         self.members: dict[str, _Listed] = {}  # by the target construct's id
 
@@ -73,21 +79,34 @@ class _Group:
         listed.ids.remove(target.physical_id)
 
     def _new_input(self) -> _Listed:
+        function_arn = self._owner.provider.function_arn
         if len(self._inputs) % MAX_TARGETS_PER_RULE == 0:  # the first input of a new rule
-            n = len(self._rules)
-            self._rules.append(
-                events.Rule(self._owner, self._id if n == 0 else f"{self._id}{n + 1}", **self._rule_props)
+            n = len(self._rule_nodes)
+            id = self._id if n == 0 else f"{self._id}{n + 1}"
+            rule_targets = _Listed()
+            rule = events.CfnRule(
+                self._owner, id, state="ENABLED", targets=Lazy.any(rule_targets), **self._rule_props
             )
-            self._rule_nodes.append(self._rules[-1].node)
+            lambda_.CfnPermission(
+                self._owner,
+                f"{id}Permission",
+                action="lambda:InvokeFunction",
+                function_name=function_arn,
+                principal="events.amazonaws.com",
+                source_arn=rule.attr_arn,
+            )
+            self._rule_nodes.append(rule.node)
+            self._rule_targets.append(rule_targets)
         listed = _Listed()
-        self._rules[-1].add_target(
-            targets.LambdaFunction(
-                self._owner.provider.function,
-                event=events.RuleTargetInput.from_object(
-                    {RECONCILE_KEY: RECONCILE_VALUE, "StackId": Aws.STACK_ID, "Targets": Lazy.any(listed)}
-                ),
-                retry_attempts=2,
-            )
+        event = {RECONCILE_KEY: RECONCILE_VALUE, "StackId": Aws.STACK_ID, "Targets": Lazy.any(listed)}
+        rule_targets = self._rule_targets[-1]
+        rule_targets.ids.append(
+            {  # the L1's own keys: CfnRule renders them as CloudFormation's
+                "arn": function_arn,
+                "id": f"Target{len(rule_targets.ids)}",
+                "input": self._owner.stack.to_json_string(event),
+                "retryPolicy": {"maximumRetryAttempts": 2},
+            }
         )
         return listed
 
@@ -107,6 +126,7 @@ class Reconciliation(Construct):
     def __init__(self, provider: _StudioProvider, id: str) -> None:
         super().__init__(provider, id)
         self.provider = provider
+        self.stack: Stack = provider._stack
         self.default: Duration | None = DEFAULT_RECONCILE_INTERVAL
         self._groups: dict[str, _Group] = {}
         self._minutes: dict[str, int | None] = {}  # each target's interval, by its construct id
@@ -160,20 +180,20 @@ class Reconciliation(Construct):
         if group is None:
             if minutes is not None:
                 props: dict[str, Any] = {
-                    "schedule": events.Schedule.rate(Duration.minutes(minutes)),
+                    "schedule_expression": f"rate({_rate(minutes)})",
                     "description": f"Re-applies this stack's Studio custom images every {minutes} minutes",
                 }
             else:
                 props = {
-                    "event_pattern": events.EventPattern(
-                        source=["aws.sagemaker"],
-                        detail_type=["AWS API Call via CloudTrail"],
-                        detail={
+                    "event_pattern": {
+                        "source": ["aws.sagemaker"],
+                        "detail-type": ["AWS API Call via CloudTrail"],
+                        "detail": {
                             "eventSource": ["sagemaker.amazonaws.com"],
                             "eventName": list(UPDATE_EVENTS),
                             "requestParameters": {"domainId": Lazy.list(_Domains(self._domains))},
                         },
-                    ),
+                    },
                     "description": "Re-applies this stack's Studio custom images when another writer "
                     "updates their targets (CloudTrail management events)",
                 }
@@ -188,6 +208,15 @@ class _Domains:
 
     def produce(self) -> list[str]:
         return list(dict.fromkeys(self._domains))
+
+
+def _rate(minutes: int) -> str:
+    """EventBridge's rate expression, in the largest whole unit (as aws-cdk-lib's Schedule.rate)."""
+    for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
+        if minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+    raise AssertionError("unreachable")
 
 
 def _check(owner: object, interval: Duration) -> Duration:
