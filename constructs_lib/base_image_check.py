@@ -62,7 +62,7 @@ class _Images:
         return self._images
 
 
-class _BaseImageCheck(Construct):
+class _BaseImageCheck:
     """A stack's check resources, each listing up to ``IMAGES_PER_RESOURCE`` versions' base images."""
 
     @classmethod
