@@ -16,3 +16,8 @@ def is_check(logical_id: str) -> bool:
 
 def without_check(resources: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resources.items() if not is_check(k)}
+
+
+def depends_on(resource: Mapping[str, Any]) -> list[str]:
+    """A resource's DependsOn but the check resources (tests of the versions' own chain)."""
+    return [d for d in resource.get("DependsOn", []) if not is_check(d)]
