@@ -5,10 +5,13 @@ and the opt-out."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import aws_cdk as cdk
+import deploy_sim
 import pytest
 from aws_cdk import aws_ecr as ecr
 from aws_cdk.assertions import Template
@@ -140,3 +143,76 @@ def test_more_versions_than_one_answer_holds_spread_over_more_check_resources(st
     (second,) = [k for k, c in checks.items() if len(c["Properties"]["Images"]) == 1]
     last = resources(stack, "AWS::SageMaker::ImageVersion")[stack.get_logical_id(versions[-1].resource)]
     assert second in last["DependsOn"]
+
+
+# --- contract: the construct and lambda/base_image_check/index.py agree ---------------------------
+
+HANDLER = Path(__file__).resolve().parents[1] / "lambda" / "base_image_check" / "index.py"
+
+
+def load_handler() -> ModuleType:
+    """The handler, by path (``lambda`` is a keyword), with ``lambda/shared`` importable as in Lambda."""
+    return deploy_sim.load_handler(HANDLER.parent, "base_image_check_handler_contract")
+
+
+def test_contract_the_role_may_call_exactly_what_the_handler_calls() -> None:
+    handler = load_handler()
+    assert tuple(handler.ECR_ACTIONS) == tuple(base_image_check.ECR_ACTIONS)
+
+
+def test_contract_the_function_outlives_the_handlers_budget_by_its_margin(stack: cdk.Stack) -> None:
+    handler = load_handler()
+    shared = sys.modules["custom_resource"]
+    expected = handler.MAX_SECONDS + shared.SAFETY_MARGIN_SECONDS
+    assert base_image_check.FUNCTION_TIMEOUT.to_seconds() == expected
+    Image(stack, "Image", image_name="team-image").add_version("V1", base_image=BaseImage.from_uri(URI))
+    (function,) = resources(stack, "AWS::Lambda::Function").values()
+    assert function["Properties"]["Timeout"] == expected
+    # CloudFormation waits for the answer longer than the function can run.
+    _, check = check_of(stack)
+    assert int(check["Properties"]["ServiceTimeout"]) >= expected
+
+
+class Resolver(deploy_sim.Resolver):
+    """deploy_sim's, with an ECR repository's Ref and Arn as CloudFormation gives them."""
+
+    def ref(self, rid: str) -> Any:
+        resource = self.resources.get(rid, {})
+        if resource.get("Type") == "AWS::ECR::Repository":
+            return self.resolve(resource["Properties"]["RepositoryName"])
+        return super().ref(rid)
+
+    def get_att(self, rid: str, attribute: str) -> Any:
+        if self.resources[rid]["Type"] == "AWS::ECR::Repository" and attribute == "Arn":
+            region, account = self.pseudo["AWS::Region"], self.pseudo["AWS::AccountId"]
+            return f"arn:aws:ecr:{region}:{account}:repository/{self.ref(rid)}"
+        return super().get_att(rid, attribute)
+
+
+def test_contract_the_handler_accepts_what_the_construct_renders(stack_in: Any) -> None:
+    """The template's properties, resolved and stringified as CloudFormation sends them, pass the
+    handler's own parsing: every Key and every ImageUri (a literal, an app repository's, a DLC's)."""
+    stack = stack_in("eu-west-1")
+    image = Image(stack, "Image", image_name="team-image")
+    versions = [
+        image.add_version("V1", base_image=BaseImage.from_uri(URI)),
+        image.add_version("V2", base_image=BaseImage.from_uri(DIGEST_URI)),
+        image.add_version(
+            "V3",
+            base_image=BaseImage.from_ecr_repository(
+                ecr.Repository(stack, "R", repository_name="team/app"), "v3"
+            ),
+        ),
+        image.add_version("V4", base_image=BaseImage.from_deep_learning_container("pytorch-training", "2.3")),
+    ]
+    template = Template.from_stack(stack).to_json()
+    check_id, _ = check_of(stack)
+    resolver = Resolver(template)
+    sent = deploy_sim.as_strings(resolver.resolve(template["Resources"][check_id]["Properties"]))
+    parsed = load_handler().parse(sent)
+    assert len(parsed) == len(versions)
+    assert [parsed[entry["Key"]].uri for entry in sent["Images"]] == [e["ImageUri"] for e in sent["Images"]]
+    assert parsed[sent["Images"][0]["Key"]].uri == URI
+    # Each version's digest names the answer's Data key the handler writes: Digest<Key>.
+    for version, entry in zip(versions, sent["Images"], strict=True):
+        assert stack.resolve(version.base_image_digest) == {"Fn::GetAtt": [check_id, f"Digest{entry['Key']}"]}
