@@ -2,8 +2,9 @@
 """Benchmark app, floor side: the library app's template hand-written with CloudFormation L1 classes.
 
 The same resources as ``app_library.py`` (per image: a role, its pull and ECR-login policies, the
-image, its chained versions, one custom resource per version; per stack: one function with its role,
-policy and log group), written the way someone without the library would: no validation, no L2
+image, its chained versions, one custom resource per version; per stack: the aliases function and the
+base image check's, each with its role, policy and log group, and one check resource per 30 versions,
+which the versions wait for), written the way someone without the library would: no validation, no L2
 constructs, no token resolution at synth time. Whatever the library costs beyond this is its overhead.
 """
 
@@ -24,6 +25,8 @@ from workload import ACCOUNT, DLC_ACCOUNT, REGION, STACK_ID, images
 from constructs_lib.provider import function_code_directory
 
 RESOURCE_TYPE = "Custom::SageMakerImageVersionAliases"
+CHECK_TYPE = "Custom::SageMakerBaseImageCheck"
+CHECK_IMAGES_PER_RESOURCE = 30  # the library's: 30 digests fit CloudFormation's 4,096-byte answer
 
 
 def _trust(service: str) -> dict[str, Any]:
@@ -33,6 +36,15 @@ def _trust(service: str) -> dict[str, Any]:
 
 def _document(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **s} for s in statements]}
+
+
+def _check_key(version_path: str) -> str:
+    """The library's key of a version in its check resource: 16 hex digits of its construct path."""
+    return hashlib.sha256(version_path.encode()).hexdigest()[:16]
+
+
+def _base_image(repository: str, tag: str) -> str:
+    return f"{DLC_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repository}:{tag}"
 
 
 def _arn(service: str, account: str, resource: str) -> str:
@@ -115,6 +127,45 @@ def add_images(stack: cdk.Stack) -> Images:
         arns=sagemaker_arns,
     )
 
+    # The base image check: one function per stack that may read exactly the versions' repositories,
+    # and one check resource per 30 versions (in declaration order), each version waiting for its own.
+    check_function, check_policy = add_function(
+        stack,
+        "BaseImageCheck",
+        handler="base_image_check",
+        description=f"{CHECK_TYPE}: checks that base images exist and are linux/amd64",
+        timeout=270,
+        actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        arns=[
+            _arn("ecr", DLC_ACCOUNT, f"repository/{r}")
+            for r in sorted({v.repository for spec in specs for v in spec.versions})
+        ],
+    )
+    checks: dict[tuple[str, str], cdk.CfnResource] = {}
+    listed = [(spec, v) for spec in specs for v in spec.versions]
+    for n in range(0, len(listed), CHECK_IMAGES_PER_RESOURCE):
+        chunk = listed[n : n + CHECK_IMAGES_PER_RESOURCE]
+        check = cdk.CustomResource(
+            stack,
+            "BaseImageCheck" if n == 0 else f"BaseImageCheck{n // CHECK_IMAGES_PER_RESOURCE + 1}",
+            service_token=check_function.attr_arn,
+            resource_type=CHECK_TYPE,
+            service_timeout=cdk.Duration.minutes(5),
+            properties={
+                "Images": [
+                    {
+                        "Key": _check_key(f"{stack.node.path}/{spec.id}/{v.id}"),
+                        "ImageUri": _base_image(v.repository, v.tag),
+                    }
+                    for spec, v in chunk
+                ]
+            },
+        )
+        custom = check.node.default_child
+        assert isinstance(custom, cdk.CfnResource)
+        custom.node.add_dependency(check_policy)
+        checks.update({(spec.id, v.id): custom for spec, v in chunk})
+
     added: Images = {}
     for spec in specs:
         role = iam.CfnRole(
@@ -164,11 +215,11 @@ def add_images(stack: cdk.Stack) -> Images:
                 stack,
                 f"{spec.id}{v.id}",
                 image_name=spec.image_name,
-                base_image=f"{DLC_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{v.repository}:{v.tag}",
+                base_image=_base_image(v.repository, v.tag),
                 alias=v.alias,
                 **v.props,
             )
-            for dependency in previous:
+            for dependency in [*previous, checks[(spec.id, v.id)]]:
                 version.node.add_dependency(dependency)
             digest = hashlib.sha256(json.dumps({"alias": v.alias, **v.props}, sort_keys=True).encode())
             aliases = cdk.CustomResource(

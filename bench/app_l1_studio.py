@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark app "studio", floor side: ``app_library_studio.py``'s template hand-written with L1 classes.
 
-On top of ``app_l1.py``'s images: per image a ``CfnAppImageConfig``; one Studio function per stack
+On top of ``app_l1.py``'s images (and their base image check, which ``add_images`` writes): per image
+a ``CfnAppImageConfig``; one Studio function per stack
 (log group, role, policy, function, the library's staged code), whose policy also reads each target's
 ledger path in SSM and writes the records below it; one ``CustomResource`` per existing target holding
 every entry listed there, in order (no chain: one read-modify-write per target), with ``LedgerVersion``;

@@ -12,6 +12,7 @@ from constructs import Construct
 from . import validation
 from .aliases import add_floating_aliases
 from .base_image import BaseImage
+from .base_image_check import _BaseImageCheck
 from .enums import JobType, Processor, VendorGuidance
 from .image import ImageBase, _split_arn, image_name_from_arn
 from .interfaces import IImage, IImageVersion
@@ -31,6 +32,7 @@ class ImageVersionOptions(TypedDict, total=False):
     release_notes: str
     vendor_guidance: VendorGuidance | str
     removal_policy: RemovalPolicy
+    check_base_image: bool
 
 
 class ImageVersion(Resource):
@@ -57,6 +59,7 @@ class ImageVersion(Resource):
         release_notes: str | None = None,
         vendor_guidance: VendorGuidance | str | None = None,
         removal_policy: RemovalPolicy | None = None,
+        check_base_image: bool = True,
     ) -> None:
         """
         :param image: the image this is a version of (an ``Image`` or an import).
@@ -78,6 +81,11 @@ class ImageVersion(Resource):
         :param vendor_guidance: ``VendorGuidance``: a ``VendorGuidance`` or its string. Default: not set.
         :param removal_policy: what happens to the version, and to its floating aliases, when it leaves
             the stack; ``RETAIN`` keeps both. Default: ``RemovalPolicy.DESTROY``.
+        :param check_base_image: before the version is created, check at deploy time that its base
+            image's tag or digest exists in ECR and is ``linux/amd64`` (``Custom::SageMakerBaseImageCheck``,
+            one per stack); a failed check means no SageMaker call. False skips it, for an image whose
+            registry the check's function cannot read. A base image whose repository is unknown at
+            synth (a ``from_uri`` token) is not checked. Default: True.
         """
         super().__init__(scope, id)
         owner = validation.ConstructOwner("ImageVersion", self)
@@ -122,6 +130,14 @@ class ImageVersion(Resource):
         self.resource: sagemaker.CfnImageVersion = sagemaker.CfnImageVersion(
             self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
+        #: The digest the deploy-time check resolved the base image to (``sha256:...``, a GetAtt): the
+        #: exact bytes of the version. None when the check is off or the repository is unknown.
+        self.base_image_digest: str | None = None
+        if check_base_image and config.repository is not None:
+            check, self.base_image_digest = _BaseImageCheck.of(stack).add(
+                self, config.image_uri, config.repository
+            )
+            self.resource.node.add_dependency(check)
 
         if isinstance(image, ImageBase):
             claimed = [] if is_unresolved(floating) else floating

@@ -92,7 +92,15 @@ def test_app_has_a_jupyterlab_config_and_attaches_nothing_by_default(
         "ContainerEnvironmentVariables": [{"Key": "TEAM", "Value": "ml-platform"}]
     }
     assert list(resources(template, "Custom::SageMakerStudioCustomImages")) == []
-    assert len(list(resources(template, "AWS::Lambda::Function"))) == 1  # the aliases function only
+    # The aliases' function and the base image check's (on by default), which lists the one version.
+    assert len(list(resources(template, "AWS::Lambda::Function"))) == 2
+    ((check_id, check),) = [
+        (k, v) for k, v in template["Resources"].items() if v["Type"] == "Custom::SageMakerBaseImageCheck"
+    ]
+    (image,) = check["Properties"]["Images"]
+    assert image["ImageUri"]["Fn::Join"][1][-1] == "/pytorch-training:1.8.1-gpu-py36-cu111-ubuntu18.04"
+    (version,) = resources(template, "AWS::SageMaker::ImageVersion")
+    assert check_id in version["DependsOn"]
 
 
 def test_app_attaches_the_version_to_a_domain_given_as_context(

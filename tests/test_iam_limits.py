@@ -24,6 +24,7 @@ from constructs_lib import (
     ImageVersion,
     StudioAttachment,
     aliases,
+    base_image_check,
     studio,
 )
 
@@ -172,6 +173,63 @@ def test_overflow_policies_are_created_by_aws_cdk_lib_and_awaited(tmp_path: Path
     for resource in template["Resources"].values():
         if resource["Type"] == aliases.RESOURCE_TYPE:
             assert set(managed) <= set(resource["DependsOn"])  # every grant exists before it runs
+
+
+# The base image check's role grows by one ECR repository ARN per repository its stack's versions use:
+# the longest a version's BaseImage (255 characters) allows, each image's version from its own one.
+ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+
+
+def repository(index: int) -> str:
+    """The longest repository name a BaseImage of ECR_HOST and tag ':1' leaves room for (208)."""
+    return f"team/{index:03d}-".ljust(255 - len(ECR_HOST) - len(":1"), "x")
+
+
+def build_checked(tmp_path: Path, images: int) -> dict[str, Any]:
+    app = cdk.App(outdir=str(tmp_path / f"checked-{images}"))
+    stack = cdk.Stack(app, "Stack", stack_name=STACK_NAME)
+    for index in range(images):
+        image = Image(stack, f"I{index}", image_name=name(index))
+        image.add_version("V", base_image=BaseImage.from_uri(f"{ECR_HOST}{repository(index)}:1"))
+    return dict(Template.from_stack(stack).to_json())
+
+
+def test_the_base_image_check_role_fits_iam_limits_at_the_largest_stack(tmp_path: Path) -> None:
+    """Image constructs of one version each, every version from its own repository: the most the
+    500 resources allow (image, role, two policies, version, and a check resource per 30 versions)."""
+    per_image = 5
+    small = build_checked(tmp_path, 4)
+    images = (MAX_RESOURCES - (len(small["Resources"]) - 4 * per_image)) // per_image
+    while True:
+        try:
+            template = build_checked(tmp_path, images)
+        except RuntimeError as error:
+            assert "TooManyResourcesInStack" in str(error) or "IAM's default quota" in str(error)
+            images -= 1
+            continue
+        break
+    resources = len(template["Resources"])
+    assert resources <= MAX_RESOURCES < resources + per_image
+    inline, managed = function_policies(template, base_image_check.PROVIDER_ID)
+    assert sum(size(document) for document in inline) <= INLINE_LIMIT, [size(d) for d in inline]
+    assert all(size(document) <= MANAGED_LIMIT for document in managed), [size(d) for d in managed]
+    assert len(managed) <= MANAGED_PER_ROLE
+    # Exactly one ARN per repository, nothing wider, and only the two reads.
+    granted = sagemaker_resources(inline + managed)
+    prefix = f"arn:{LONGEST['AWS::Partition']}:ecr:us-east-1:123456789012:repository/"
+    assert sorted(granted) == sorted(f"{prefix}{repository(i)}" for i in range(images))
+    actions = {
+        action
+        for document in inline + managed
+        for statement in document["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", *base_image_check.ECR_ACTIONS}
+    print(
+        f"{images} images, {resources} resources, inline {[size(d) for d in inline]}, managed {len(managed)}"
+    )
 
 
 # The Studio function's role grows by one ARN per existing target, the longest a user profile's:

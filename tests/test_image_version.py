@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
+from check_resources import depends_on
 
 from constructs_lib import (
     BaseImage,
@@ -97,10 +98,11 @@ def test_versions_are_chained_in_declaration_order_whichever_way_they_are_made(s
     ids = [stack.get_logical_id(v.node.default_child) for v in (v1, v2, v3)]  # type: ignore[arg-type]
     image_id = stack.get_logical_id(image.node.default_child)  # type: ignore[arg-type]
     versions = versions_of(template)
-    # The first version names the image; each later one only its predecessor, which implies the image.
-    assert versions[ids[0]]["DependsOn"] == [image_id]
-    assert versions[ids[1]]["DependsOn"] == [ids[0]]
-    assert versions[ids[2]]["DependsOn"] == [ids[1]]
+    # The first version names the image; each later one only its predecessor, which implies the image
+    # (and each its base image check, tested in test_base_image_check).
+    assert depends_on(versions[ids[0]]) == [image_id]
+    assert depends_on(versions[ids[1]]) == [ids[0]]
+    assert depends_on(versions[ids[2]]) == [ids[1]]
 
 
 def test_versions_of_different_images_are_not_chained(stack: cdk.Stack) -> None:
@@ -109,7 +111,7 @@ def test_versions_of_different_images_are_not_chained(stack: cdk.Stack) -> None:
     va = a.add_version("V1", base_image=DLC)
     vb = b.add_version("V1", base_image=DLC)
     versions = versions_of(Template.from_stack(stack))
-    assert versions[stack.get_logical_id(vb.node.default_child)]["DependsOn"] == [  # type: ignore[arg-type]
+    assert depends_on(versions[stack.get_logical_id(vb.node.default_child)]) == [  # type: ignore[arg-type]
         stack.get_logical_id(b.node.default_child)  # type: ignore[arg-type]
     ]
     assert stack.get_logical_id(va.node.default_child) in versions  # type: ignore[arg-type]

@@ -142,9 +142,20 @@ def test_the_import_creates_nothing(adopted: Resources) -> None:
     assert not outside_references(adopted, set(adopted))
 
 
+def test_without_the_opt_out_the_base_image_check_would_be_created() -> None:
+    """The check above can fail: the same block with the base image check on (the default) makes each
+    version wait for a new Custom::SageMakerBaseImageCheck, with its function, role and log group."""
+    opt_out = "check_base_image=False,"
+    assert example().count(opt_out) == 1
+    resources = synthesize(example().replace(opt_out, ""))
+    versions = set(of_type(resources, VERSION))
+    new = outside_references(resources, set(of_type(resources, IMAGE)) | versions)
+    assert {resources[logical_id]["Type"] for logical_id in new} == {"Custom::SageMakerBaseImageCheck"}
+
+
 def test_the_default_form_would_not_import() -> None:
-    """The check above can fail: with a generated role and floating aliases, the image and versions
-    reference resources that an import cannot create."""
+    """The check above can fail: with a generated role, floating aliases and the base image check (on
+    by default), the image and versions reference resources that an import cannot create."""
     stack = cdk.Stack(cdk.App(), "Adopted", env=ENV)
     image = Image(stack, "Legacy", image_name="legacy-trainer", removal_policy=cdk.RemovalPolicy.RETAIN)
     for number, tag in [(1, "1.0"), (2, "1.1")]:
@@ -157,7 +168,12 @@ def test_the_default_form_would_not_import() -> None:
     resources: Resources = Template.from_stack(stack).to_json()["Resources"]
     targets = set(of_type(resources, IMAGE)) | set(of_type(resources, VERSION))
     types = {resources[logical_id]["Type"] for logical_id in outside_references(resources, targets)}
-    assert types == {"AWS::IAM::Role", "AWS::IAM::Policy", "Custom::SageMakerImageVersionAliases"}
+    assert types == {
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "Custom::SageMakerImageVersionAliases",
+        "Custom::SageMakerBaseImageCheck",
+    }
 
 
 @pytest.mark.parametrize("type_", [IMAGE, VERSION, CONFIG])

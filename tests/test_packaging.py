@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 import constructs_lib
+import constructs_lib.aliases
+import constructs_lib.base_image_check
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +50,7 @@ def test_wheel_carries_the_library_the_handler_and_py_typed_only(wheel: Path) ->
     names = zipfile.ZipFile(wheel).namelist()
     assert "constructs_lib/py.typed" in names
     for handler in (
+        "base_image_check/index.py",
         "image_version_aliases/index.py",
         "studio_custom_images/index.py",
         "shared/custom_resource.py",
@@ -100,16 +103,28 @@ def test_outside_app_synthesizes_from_the_installed_wheel(wheel: Path, tmp_path:
     first = synth_outside(wheel, target, workdir, "out1")
     second = synth_outside(wheel, target, workdir, "out2")
 
-    def function_code(template: dict) -> str:  # type: ignore[type-arg]
-        (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-        return str(function["Properties"]["Code"]["S3Key"]).removesuffix(".zip")
+    def function_codes(template: dict) -> dict[str, str]:  # type: ignore[type-arg]
+        """Each function's asset hash, by handler: the aliases' and the base image check's (on by default)."""
+        codes = {}
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::Lambda::Function":
+                (kind,) = [
+                    k
+                    for k in (constructs_lib.aliases, constructs_lib.base_image_check)
+                    if logical_id.startswith(k.PROVIDER_ID)
+                ]
+                codes[kind.__name__] = str(resource["Properties"]["Code"]["S3Key"]).removesuffix(".zip")
+        return codes
 
-    asset_hash = function_code(first)
-    assert function_code(second) == asset_hash  # the same asset on every synth
-    asset = workdir / "out1" / f"asset.{asset_hash}"
-    files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
-    assert "index.py" in files and "custom_resource.py" in files
-    assert "crhelper/resource_helper.py" in files
-    assert not [f for f in files if f.endswith(".pyc")]
+    asset_hashes = function_codes(first)
+    assert sorted(asset_hashes) == ["constructs_lib.aliases", "constructs_lib.base_image_check"]
+    assert function_codes(second) == asset_hashes  # the same assets on every synth
+    for kind, handler in (("aliases", "image_version_aliases"), ("base_image_check", "base_image_check")):
+        asset = workdir / "out1" / f"asset.{asset_hashes[f'constructs_lib.{kind}']}"
+        files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*") if p.is_file())
+        assert "index.py" in files and "custom_resource.py" in files
+        assert (asset / "index.py").read_bytes() == (ROOT / "lambda" / handler / "index.py").read_bytes()
+        assert "crhelper/resource_helper.py" in files
+        assert not [f for f in files if f.endswith(".pyc")]
     aliases = [r for r in first["Resources"].values() if r["Type"] == "Custom::SageMakerImageVersionAliases"]
     assert [r["Properties"]["Aliases"] for r in aliases] == [["latest"]]

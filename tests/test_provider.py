@@ -16,6 +16,7 @@ from constructs_lib import (
     KernelGatewayConfig,
     KernelSpec,
     aliases,
+    base_image_check,
     studio,
 )
 
@@ -23,7 +24,13 @@ DLC = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py31
 
 
 def with_aliases(stack: cdk.Stack) -> None:
-    Image(stack, "Image", image_name="img").add_version("V1", base_image=DLC, aliases=["latest"])
+    Image(stack, "Image", image_name="img").add_version(
+        "V1", base_image=DLC, aliases=["latest"], check_base_image=False
+    )
+
+
+def with_base_image_check(stack: cdk.Stack) -> None:
+    Image(stack, "Image", image_name="img").add_version("V1", base_image=DLC)
 
 
 def with_studio_attachment(stack: cdk.Stack) -> None:
@@ -34,7 +41,9 @@ def with_studio_attachment(stack: cdk.Stack) -> None:
 
 
 @pytest.mark.parametrize(
-    ("build", "kind"), [(with_aliases, aliases), (with_studio_attachment, studio)], ids=["aliases", "studio"]
+    ("build", "kind"),
+    [(with_aliases, aliases), (with_studio_attachment, studio), (with_base_image_check, base_image_check)],
+    ids=["aliases", "studio", "base_image_check"],
 )
 def test_function_runtime_architecture_timeout_and_log_group(
     stack: cdk.Stack, build: Callable[[cdk.Stack], None], kind: ModuleType
@@ -64,8 +73,8 @@ def test_both_functions_in_one_stack_are_two_providers(stack: cdk.Stack, studio_
     config = AppImageConfig(stack, "Config", kernel_gateway=KernelGatewayConfig([KernelSpec("python3")]))
     image = Image(stack, "Image", image_name="img")
 
-    def add_version() -> None:
-        image.add_version("V1", base_image=DLC, aliases=["latest"])
+    def add_version() -> None:  # the base image check's function, a third kind, is tested apart
+        image.add_version("V1", base_image=DLC, aliases=["latest"], check_base_image=False)
 
     def attach() -> None:
         image.attach_to_studio("Attach", app_image_config=config, domain="d-0123abc")

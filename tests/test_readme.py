@@ -108,8 +108,19 @@ def test_every_python_block_runs_in_order_and_synthesizes(tmp_path: Path) -> Non
 
     images = resources(tmp_path, "Images")
     assert len(of_type(images, "AWS::SageMaker::Image")) == 1
-    # V1, V2 (quick start), FromRepo, FromUri, FromDockerfile (base images)
-    assert len(of_type(images, "AWS::SageMaker::ImageVersion")) == 5
+    # V1, V2 (quick start), FromRepo, FromUri, FromDockerfile (base images), Checked, FromVendor (the check)
+    assert len(of_type(images, "AWS::SageMaker::ImageVersion")) == 7
+    # One check lists every version's ECR base image but the opted-out one; the output shown is its GetAtt.
+    ((check_id, check),) = [
+        (k, r) for k, r in images.items() if r["Type"] == "Custom::SageMakerBaseImageCheck"
+    ]
+    listed = json.dumps(check["Properties"]["Images"])
+    assert len(check["Properties"]["Images"]) == 6 and "vendor/base" not in listed
+    template = json.loads((tmp_path / "out" / "Images.template.json").read_text())
+    shown = re.search(r"^### The base image check\n.*?```json\n(.*?)```", README, re.S | re.M)
+    assert shown, "the README shows the output's value"
+    assert template["Outputs"]["CheckedBaseImageDigest"]["Value"] == json.loads(shown.group(1))
+    assert json.loads(shown.group(1))["Fn::GetAtt"][0] == check_id
     (aliases,) = of_type(images, "Custom::SageMakerImageVersionAliases")
     assert aliases["Properties"]["Aliases"] == ["latest"]
     kinds = {key for c in of_type(images, "AWS::SageMaker::AppImageConfig") for key in c["Properties"]}

@@ -32,9 +32,9 @@ def test_it_is_what_the_constant_would_give_where_aws_cdk_lib_has_one() -> None:
     assert runtime.bundling_image.image == constant.bundling_image.image
 
 
-def test_the_library_function_synthesizes_with_it(tmp_path: Path) -> None:
+def test_the_library_functions_synthesize_with_it(tmp_path: Path) -> None:
+    """The aliases' function and the base image check's (on by default)."""
     stack = cdk.Stack(cdk.App(outdir=str(tmp_path)), "Stack")
     base = BaseImage.from_deep_learning_container("pytorch-training", "2.1.0-gpu-py310")
     Image(stack, "Image", image_name="img").add_version("V1", base_image=base, aliases=["latest"])
-    (function,) = functions(stack)
-    assert function["Runtime"] == "python3.14"
+    assert [function["Runtime"] for function in functions(stack)] == ["python3.14"] * 2

@@ -1,0 +1,116 @@
+"""A deploy-time check of each version's base image, before the version exists: that its tag or digest
+exists and that it is ``linux/amd64``, the platform Studio runs (``lambda/base_image_check``).
+
+An image built on an Apple-silicon laptop without ``--platform linux/amd64`` is listed, then fails at
+app start with an opaque ``InternalFailure``; a tag never pushed fails later, at ``CreateImageVersion``.
+One ``Custom::SageMakerBaseImageCheck`` per stack lists the stack's base images (one resource, so the
+500-resource budget barely moves), and every checked ``CfnImageVersion`` depends on it: a failed check
+means no SageMaker call at all. ``docs/base-image-check.md`` is the contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
+
+import jsii
+from aws_cdk import CustomResource, Duration, IStableAnyProducer, Lazy, Stack
+from aws_cdk import aws_ecr as ecr
+from constructs import IConstruct
+
+from .provider import _FunctionProvider
+from .tokens import identity
+
+RESOURCE_TYPE = "Custom::SageMakerBaseImageCheck"
+# The library's own id for the check's function per stack (construct ids are API: never change it).
+PROVIDER_ID = "SageMakerBaseImageCheck7c1d2e9a4b5f4c0e8a3d6b1f2e9c7a50"
+CHECK_ID = "SageMakerBaseImageCheck"  # the stack's check resources (then 2, 3...), beside the function
+# CloudFormation takes a custom resource's answer up to 4,096 bytes: 30 digests (Digest<16 hex> and
+# sha256:<64 hex> each) leave room; a stack with more versions gets another resource per 30.
+IMAGES_PER_RESOURCE = 30
+# Exactly what lambda/base_image_check/index.py calls (a contract test holds the two together).
+ECR_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+# The handler's budget and margin (a test holds these to the handler's), and CloudFormation's limit.
+HANDLER_MAX_SECONDS = 240
+HANDLER_SAFETY_MARGIN_SECONDS = 30
+FUNCTION_TIMEOUT = Duration.seconds(HANDLER_MAX_SECONDS + HANDLER_SAFETY_MARGIN_SECONDS)
+SERVICE_TIMEOUT = Duration.minutes(5)
+
+
+class _BaseImageCheckProvider(_FunctionProvider):
+    """The stack's check function; its role may read exactly the repositories the versions use."""
+
+    PROVIDER_ID: ClassVar[str] = PROVIDER_ID
+    HANDLER: ClassVar[str] = "base_image_check"
+    DESCRIPTION: ClassVar[str] = (
+        "Custom::SageMakerBaseImageCheck: checks that base images exist and are linux/amd64"
+    )
+    ACTIONS: ClassVar[Sequence[str]] = ECR_ACTIONS
+    # arn:aws-us-gov:ecr:us-isof-south-1:<12 digits>:repository/<256-character name>
+    ARN_SIZE_ESTIMATE: ClassVar[int] = 314
+    TIMEOUT: ClassVar[Duration] = FUNCTION_TIMEOUT
+
+
+@jsii.implements(IStableAnyProducer)
+class _Images:
+    def __init__(self, images: list[dict[str, str]]) -> None:
+        self._images = images
+
+    def produce(self) -> Any:
+        return self._images
+
+
+class _BaseImageCheck:
+    """A stack's check resources, each listing up to ``IMAGES_PER_RESOURCE`` versions' base images."""
+
+    @classmethod
+    def of(cls, stack: Stack) -> _BaseImageCheck:
+        found = _CHECKS.get(stack)
+        if found is None:
+            found = _CHECKS[stack] = cls(stack)
+        return found
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._lists: list[list[dict[str, str]]] = []
+        self._resources: list[CustomResource] = []
+        self._repositories: set[str] = set()  # identity() of each repository ARN granted
+        self.provider = _BaseImageCheckProvider.of(stack)
+
+    def add(
+        self, version: IConstruct, image_uri: str, repository: ecr.IRepository
+    ) -> tuple[CustomResource, str]:
+        """Check ``image_uri`` before ``version`` is created: the resource to wait for, and the digest
+        it resolves the image to (a GetAtt)."""
+        if not self._lists or len(self._lists[-1]) >= IMAGES_PER_RESOURCE:
+            self._new_resource()
+        key = hashlib.sha256(version.node.path.encode()).hexdigest()[:16]
+        self._lists[-1].append({"Key": key, "ImageUri": image_uri})
+        arn = repository.repository_arn
+        granted = identity(self._stack, arn)
+        if granted not in self._repositories:
+            self._repositories.add(granted)
+            self.provider.allow(arn)
+        resource = self._resources[-1]
+        return resource, resource.get_att_string(f"Digest{key}")
+
+    def _new_resource(self) -> None:
+        n = len(self._resources)
+        images: list[dict[str, str]] = []
+        resource = CustomResource(
+            self._stack,
+            CHECK_ID if n == 0 else f"{CHECK_ID}{n + 1}",
+            service_token=self.provider.function_arn,
+            resource_type=RESOURCE_TYPE,
+            service_timeout=SERVICE_TIMEOUT,
+            properties={"Images": Lazy.any(_Images(images))},
+        )
+        resource.node.add_dependency(self.provider.role)
+        self._lists.append(images)
+        self._resources.append(resource)
+
+
+# Each stack's check, found without a tree lookup (two round trips) per version.
+_CHECKS: WeakKeyDictionary[Stack, _BaseImageCheck] = WeakKeyDictionary()
