@@ -147,7 +147,8 @@ class StudioAttachment(Construct):
                 raise validation.ValidationError(_FOREIGN_VERSION.format(owner=owner, version=path))
             entry["ImageVersionNumber"] = number
         # It waits for the image, the config (by its Ref, or where its name is a literal, explicitly) and
-        # the version it lists: the pinned one, else the image's last version declared so far.
+        # the version it lists: a pinned ImageVersion here; by number or unpinned, the image's own wait
+        # (``_wait_for_version``, below), for versions declared before or after it.
         waits_for: list[IConstruct] = list(getattr(image, "_image_resources", ()))
         if entry["AppImageConfigName"] is not config_name:
             waits_for.append(app_image_config)
