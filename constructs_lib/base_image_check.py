@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from weakref import WeakKeyDictionary
 
 import jsii
-from aws_cdk import CustomResource, Duration, IStableAnyProducer, Lazy, Stack
+from aws_cdk import CfnResource, CustomResource, Duration, IStableAnyProducer, Lazy, Stack
 from aws_cdk import aws_ecr as ecr
 from constructs import IConstruct
 
@@ -75,26 +75,31 @@ class _BaseImageCheck:
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
         self._lists: list[list[dict[str, str]]] = []
-        self._resources: list[CustomResource] = []
-        self._repositories: set[str] = set()  # identity() of each repository ARN granted
+        self._resources: list[tuple[CustomResource, CfnResource]] = []  # each with its L1
+        # Repositories granted: by object (most versions share the import their stack keeps for a
+        # repository), then by what their ARN resolves to. Each ARN read is a round trip.
+        self._repository_objects: set[int] = set()
+        self._repositories: set[str] = set()
         self.provider = _BaseImageCheckProvider.of(stack)
 
     def add(
         self, version: IConstruct, image_uri: str, repository: ecr.IRepository
-    ) -> tuple[CustomResource, str]:
-        """Check ``image_uri`` before ``version`` is created: the resource to wait for, and the digest
-        it resolves the image to (a GetAtt)."""
+    ) -> tuple[CustomResource, CfnResource, str]:
+        """Check ``image_uri`` before ``version`` is created: the resource to wait for (and its L1), and
+        the key of the digest it answers (``Digest<key>``)."""
         if not self._lists or len(self._lists[-1]) >= IMAGES_PER_RESOURCE:
             self._new_resource()
         key = hashlib.sha256(version.node.path.encode()).hexdigest()[:16]
         self._lists[-1].append({"Key": key, "ImageUri": image_uri})
-        arn = repository.repository_arn
-        granted = identity(self._stack, arn)
-        if granted not in self._repositories:
-            self._repositories.add(granted)
-            self.provider.allow(arn)
-        resource = self._resources[-1]
-        return resource, resource.get_att_string(f"Digest{key}")
+        if id(repository) not in self._repository_objects:
+            self._repository_objects.add(id(repository))
+            arn = repository.repository_arn
+            granted = identity(self._stack, arn)
+            if granted not in self._repositories:
+                self._repositories.add(granted)
+                self.provider.allow(arn)
+        resource, cfn = self._resources[-1]
+        return resource, cfn, key
 
     def _new_resource(self) -> None:
         n = len(self._resources)
@@ -109,7 +114,7 @@ class _BaseImageCheck:
         )
         resource.node.add_dependency(self.provider.role)
         self._lists.append(images)
-        self._resources.append(resource)
+        self._resources.append((resource, cast(CfnResource, resource.node.default_child)))
 
 
 # Each stack's check, found without a tree lookup (two round trips) per version.

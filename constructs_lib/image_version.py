@@ -130,14 +130,12 @@ class ImageVersion(Resource):
         self.resource: sagemaker.CfnImageVersion = sagemaker.CfnImageVersion(
             self, "Resource", image_name=image.image_name, base_image=config.image_uri, **mutable
         )
-        #: The digest the deploy-time check resolved the base image to (``sha256:...``, a GetAtt): the
-        #: exact bytes of the version. None when the check is off or the repository is unknown.
-        self.base_image_digest: str | None = None
+        # The check this version waits for, and its key there (base_image_digest names it on demand).
+        self._check: tuple[CustomResource, str] | None = None
         if check_base_image and config.repository is not None:
-            check, self.base_image_digest = _BaseImageCheck.of(stack).add(
-                self, config.image_uri, config.repository
-            )
-            self.resource.node.add_dependency(check)
+            check, cfn, key = _BaseImageCheck.of(stack).add(self, config.image_uri, config.repository)
+            self.resource.add_dependency(cfn)  # one round trip, where node.add_dependency takes two
+            self._check = (check, key)
 
         if isinstance(image, ImageBase):
             claimed = [] if is_unresolved(floating) else floating
@@ -183,6 +181,16 @@ class ImageVersion(Resource):
     def image_arn(self) -> str:
         """The ARN of the image this is a version of."""
         return self.resource.attr_image_arn
+
+    @property
+    def base_image_digest(self) -> str | None:
+        """The digest the deploy-time check resolved the base image to (``sha256:...`` of its
+        linux/amd64 manifest, a GetAtt): the exact bytes of this version. None when the check is off
+        or the repository is unknown at synth."""
+        if self._check is None:
+            return None
+        check, key = self._check
+        return check.get_att_string(f"Digest{key}")
 
     @staticmethod
     def from_image_version_arn(scope: Construct, id: str, image_version_arn: str) -> IImageVersion:
