@@ -17,9 +17,8 @@ import hashlib
 import json
 import ssl
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,6 +30,7 @@ import pytest
 import trustme
 from aws_cdk.assertions import Template
 from botocore.stub import Stubber
+from local_https import serving
 
 from constructs_lib import BaseImage, Image, base_image_check
 
@@ -88,21 +88,12 @@ def blobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Blobs]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    served = Blobs(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    with pytest.MonkeyPatch.context() as mp:
+    with serving(Handler, context) as port, pytest.MonkeyPatch.context() as mp:
+        served = Blobs(port)
         mp.setenv("SSL_CERT_FILE", str(ca_file))
         for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             mp.delenv(name, raising=False)
-        try:
-            yield served
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        yield served
 
 
 def client(service: str) -> Any:

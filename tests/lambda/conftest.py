@@ -18,9 +18,8 @@ import importlib.util
 import json
 import ssl
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,6 +30,7 @@ import trustme
 from botocore.stub import Stubber
 from crhelper import CfnResource
 from deploy_sim import logging_levels_restored  # crhelper changes the root logger's level
+from local_https import serving
 from moto import mock_aws
 
 LAMBDA = Path(__file__).resolve().parents[2] / "lambda"
@@ -458,17 +458,9 @@ def cfn_server(tls_ca: tuple[trustme.CA, str]) -> Iterator[tuple[CfnEndpoint, st
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = server_context.wrap_socket(server.socket, server_side=True)
-    endpoint = CfnEndpoint(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler, server_context) as port:
+        endpoint = CfnEndpoint(port)
         yield endpoint, ca_file
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(autouse=True)

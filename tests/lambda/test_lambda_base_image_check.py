@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import ModuleType
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 import trustme
 from botocore.stub import Stubber
 from conftest import SERVICE_TOKEN, Cfn, CfnEndpoint, https_context
+from local_https import serving
 
 HANDLER = "base_image_check"
 ACCOUNT = "123456789012"
@@ -77,17 +78,9 @@ def blob_server(tls_ca: tuple[trustme.CA, str]) -> Iterator[Blobs]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = https_context(ca).wrap_socket(server.socket, server_side=True)
-    blobs = Blobs(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler, https_context(ca)) as port:
+        blobs = Blobs(port)
         yield blobs
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
