@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Unpack
-from weakref import WeakKeyDictionary
 
 import jsii
 from aws_cdk import (
     Acknowledgment,
     Annotations,
-    Arn,
-    ArnComponents,
-    ArnFormat,
     CfnResource,
     Duration,
     RemovalPolicy,
@@ -22,11 +18,15 @@ from aws_cdk import (
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, Dependable, IConstruct
+from constructs import Construct, IConstruct
 
 from . import validation
+from .arns import _split_arn, image_name_from_arn
 from .enums import ReconcileDefault
+from .image_role import _ecr_authorization_policy, _foreign_pull_policy, _is_mutable
 from .provider import nag_resource
+from .reserved_ids import _scope_for
+from .stacks import _deploys_after, _root, _same_stack
 from .tokens import is_unresolved
 
 # What SageMaker needs on a base image's repository (ecr.Repository.grant_pull's repository actions);
@@ -130,7 +130,9 @@ class ImageBase(Resource):
         """Define the next version of this image (created after those added before it)."""
         from .image_version import ImageVersion
 
-        return ImageVersion(self._scope_for(id, "Versions"), id, image=self, base_image=base_image, **options)
+        return ImageVersion(
+            _scope_for(self, id, "Versions"), id, image=self, base_image=base_image, **options
+        )
 
     def attach_to_studio(
         self,
@@ -149,7 +151,7 @@ class ImageBase(Resource):
         from .studio import StudioAttachment
 
         return StudioAttachment(
-            self._scope_for(id, "StudioAttachments"),
+            _scope_for(self, id, "StudioAttachments"),
             id,
             image=self,
             app_image_config=app_image_config,
@@ -161,27 +163,6 @@ class ImageBase(Resource):
             reconcile_interval=reconcile_interval,
             reconcile_on_change=reconcile_on_change,
         )
-
-    def _scope_for(self, id: str, container: str) -> Construct:
-        """The image itself, or for the ids CDK reserves, a container under it.
-
-        Beside the image's ``Resource`` (its CfnImage) a child ``Resource`` cannot exist, and a child
-        ``Default`` makes the image's default child ambiguous; CDK also drops ``Default`` from logical
-        ids, so a version's resource there would take the CfnImage's. Other ids stay where they were, so
-        their logical ids do not change.
-        """
-        if id not in _RESERVED_IDS:
-            return self
-        # The other reserved id in the same container would make its default child ambiguous too
-        # ("Cannot determine default child"): the second one gets a container of its own.
-        other = next(reserved for reserved in _RESERVED_IDS if reserved != id)
-        for name in (container, f"{container}{id}"):
-            found = self.node.try_find_child(name)
-            if found is None:
-                return Construct(self, name)
-            if isinstance(found, Construct) and found.node.try_find_child(other) is None:
-                return found
-        raise AssertionError("unreachable: each container holds one reserved id")
 
     def _register_version(
         self,
@@ -313,18 +294,7 @@ class ImageBase(Resource):
                 edge(root, home)
             if index:
                 edge(root, roots[index - 1])
-        seen: set[str] = set()
-        pending = [source]
-        while pending:
-            stack = pending.pop()
-            if stack.node.path == target.node.path:
-                return True
-            if stack.node.path in seen:
-                continue
-            seen.add(stack.node.path)
-            pending.extend(edges.get(stack.node.path, []))
-            pending.extend(_root(s) for s in stack.dependencies)
-        return False
+        return _deploys_after(source, target, edges)
 
     def _grant_pull(self, repository: ecr.IRepository) -> None:
         """Let the image's role pull the base image (a no-op for imported images and immutable roles).
@@ -341,22 +311,14 @@ class ImageBase(Resource):
     def _grant_pull_in(
         self, stack: Stack, version: Construct, resource: CfnResource, repository: ecr.IRepository
     ) -> None:
-        """The pull grant of a version in another stack than its image, kept in the version's stack.
-
-        In the image's stack, a policy naming a repository of the version's stack would make the image's
-        stack depend on the version's, which depends on the image's: a cycle. So the statement goes into
-        a policy of the version's stack, attached to the image's role, and the version waits for it.
-        """
-        if self._pull_grantee is None:
-            return
-        policy = self._foreign_pull_policies.get(stack.node.path)
-        if policy is None:
-            policy = iam.Policy(version, "BaseImagePullPolicy", roles=[self._pull_grantee])
-            self._foreign_pull_policies[stack.node.path] = policy
-        policy.add_statements(
-            iam.PolicyStatement(actions=list(ECR_PULL_ACTIONS), resources=[repository.repository_arn])
-        )
-        resource.node.add_dependency(policy)
+        """The pull grant of a version in another stack than its image, kept in the version's stack
+        (``_foreign_pull_policy``)."""
+        if self._pull_grantee is not None:
+            policy = _foreign_pull_policy(self._foreign_pull_policies, self._pull_grantee, stack, version)
+            policy.add_statements(
+                iam.PolicyStatement(actions=list(ECR_PULL_ACTIONS), resources=[repository.repository_arn])
+            )
+            resource.node.add_dependency(policy)
 
 
 @jsii.implements(iam.IGrantable)
@@ -418,7 +380,7 @@ class Image(ImageBase):
         )
         if mutable:
             # The role comes first through ImageRoleArn; its policies must too.
-            resource.node.add_dependency(_ecr_authorization_policy(self, self.role))
+            resource.node.add_dependency(_ecr_authorization_policy(self, self._home, self.role))
         else:
             Annotations.of(self).add_warning_v2(
                 IMMUTABLE_ROLE_WARNING,
@@ -466,14 +428,6 @@ class Image(ImageBase):
 
 
 # The child ids CDK gives a meaning: an L2's primary resource, and the id hidden from logical ids.
-_RESERVED_IDS = ("Resource", "Default")
-
-
-def image_name_from_arn(image_arn: str, owner: str) -> str:
-    """The image name of a literal image ARN, or a ValidationError naming ``owner``."""
-    name = _split_arn(image_arn, "image", owner).resource_name or ""
-    validation.check(owner, "image name", name, validation.IMAGE_NAME)
-    return name
 
 
 class _ImportedImage(ImageBase):
@@ -490,68 +444,3 @@ class _ImportedImage(ImageBase):
         self.image_name: str = image_name
         self._given_name = image_name
         self.image_arn: str = image_arn
-
-
-def _is_mutable(role: iam.IRole) -> bool:
-    """Whether grants to ``role`` land in its policies.
-
-    An immutable role (``Role.from_role_arn(..., mutable=False)``, ``without_policy_updates()``, a
-    role of another account) ignores grants, and forwards dependencies to the role it wraps; that
-    is the only public trait that tells it apart, since jsii hands both kinds to Python as ``IRole``.
-    """
-    if iam.Role.is_role(role):
-        return True
-    roots = Dependable.of(role).dependency_roots
-    return [root.node.path for root in roots] == [role.node.path]
-
-
-# By stack, then by role: the role object itself, since jsii hands Python one object per construct, and
-# a key by path would cost two round trips per image to read it.
-_AUTHORIZATION_POLICIES: WeakKeyDictionary[Stack, dict[iam.IRole, iam.Policy]] = WeakKeyDictionary()
-
-
-def _ecr_authorization_policy(image: Image, role: iam.IRole) -> iam.Policy:
-    """``ecr:GetAuthorizationToken``, which AWS offers on no resource narrower than "*".
-
-    It sits alone in a policy of its own, so that the cdk-nag finding it raises is acknowledged there
-    and nowhere else; one per role and stack, since every inline policy counts toward the role's
-    10,240 characters, and images that share a role need it once.
-    """
-    policies = _AUTHORIZATION_POLICIES.setdefault(image._home, {})
-    policy = policies.get(role)
-    if policy is None:
-        statement = iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        policy = policies[role] = iam.Policy(
-            image, "EcrAuthorizationPolicy", statements=[statement], roles=[role]
-        )
-        Validations.of(policy).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken authorizes registry logins and supports no resource "
-                "narrower than '*'; image pulls are limited to the base images' repositories",
-            )
-        )
-    return policy
-
-
-def _same_stack(a: Stack, b: Stack) -> bool:
-    return a is b or a.node.path == b.node.path
-
-
-def _root(stack: Stack) -> Stack:
-    """The top-level stack a (possibly nested) stack deploys with."""
-    while stack.nested_stack_parent is not None:
-        stack = stack.nested_stack_parent
-    return stack
-
-
-def _split_arn(arn: str, resource: str, owner: str) -> ArnComponents:
-    """Split a SageMaker ARN of the given resource type, or say what shape was expected."""
-    expected = f"arn:<partition>:sagemaker:<region>:<account>:{resource}/<name>"
-    try:
-        parts = Arn.split(arn, ArnFormat.SLASH_RESOURCE_NAME)
-    except Exception as error:  # jsii raises a generic error for malformed ARNs
-        raise validation.ValidationError(f"{owner}: {arn!r} is not an ARN of the form {expected}") from error
-    if parts.service != "sagemaker" or parts.resource != resource or not parts.resource_name:
-        raise validation.ValidationError(f"{owner}: {arn!r} is not an ARN of the form {expected}")
-    return parts

@@ -11,10 +11,11 @@ from constructs import Construct
 
 from . import validation
 from .aliases import add_floating_aliases
+from .arns import _split_arn, image_name_from_arn
 from .base_image import BaseImage
 from .base_image_check import _BaseImageCheck
 from .enums import JobType, Processor, VendorGuidance
-from .image import ImageBase, _split_arn, image_name_from_arn
+from .image import ImageBase
 from .interfaces import IImage, IImageVersion
 from .tokens import is_unresolved
 

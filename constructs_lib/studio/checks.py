@@ -12,6 +12,7 @@ from constructs import IConstruct
 from .. import validation
 from ..enums import AppType
 from ..interfaces import IAppImageConfig, IImage, IImageVersion
+from ..stacks import _root
 from ..tokens import identity, is_unresolved
 from .contract import (
     DOCUMENTED_MEMBER_KERNEL_GATEWAY,
@@ -141,12 +142,6 @@ def _foreign(carrier: Stack, version: object) -> bool:
     """Whether a version is of another top-level stack than the one that carries the entry."""
     home = _home_of(version)
     return home is not carrier and _root(home).node.path != _root(carrier).node.path
-
-
-def _root(stack: Stack) -> Stack:
-    while stack.nested_stack_parent is not None:
-        stack = stack.nested_stack_parent
-    return stack
 
 
 def _settings(owner: object, user_profile: object, space: object, default_space_settings: bool) -> str:
