@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +128,26 @@ def test_app_attaches_the_version_to_a_domain_given_as_context(
         "ImageVersionNumber": {"Fn::GetAtt": [version_id, "Version"]},
     }
     assert version_id in attachment["DependsOn"]
+
+
+@pytest.mark.parametrize(
+    "app",
+    ["app.py", "bench/app_library_studio.py"],  # the second: every construct, 28 Studio attachments
+)
+def test_no_deprecated_aws_cdk_lib_api_is_called(tmp_path: Path, app: str) -> None:
+    """A user's synth prints no deprecation warning of ours: jsii's JSII_DEPRECATED=fail turns every
+    call of a deprecated aws-cdk-lib API (CfnResource.add_dependency, say) into an error."""
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "JSII_DEPRECATED": "fail",
+        "CDK_OUTDIR": str(tmp_path),
+        "CDK_CONTEXT_JSON": json.dumps({"studio_domain_id": "d-abc123"}),
+        "PYTHONPATH": os.pathsep.join([str(root), str(root / "bench")]),
+    }
+    result = subprocess.run(
+        [sys.executable, str(root / app)], env=env, cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "deprecated" not in result.stderr
+    assert list(tmp_path.glob("*.template.json"))  # it synthesized
