@@ -3,7 +3,7 @@
 
 The same resources as ``app_library.py`` (per image: a role, its pull and ECR-login policies, the
 image, its chained versions, one custom resource per version; per stack: the aliases function and the
-base image check's, each with its role, policy and log group, and one check resource per 30 versions,
+base image check's, each with its role, policy and log group, and one check resource per 30 base images,
 which the versions wait for), written the way someone without the library would: no validation, no L2
 constructs, no token resolution at synth time. Whatever the library costs beyond this is its overhead.
 """
@@ -38,9 +38,9 @@ def _document(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **s} for s in statements]}
 
 
-def _check_key(version_path: str) -> str:
-    """The library's key of a version in its check resource: 16 hex digits of its construct path."""
-    return hashlib.sha256(version_path.encode()).hexdigest()[:16]
+def _check_key(uri: str) -> str:
+    """The library's key of a literal base image URI in its check resources: 16 hex digits."""
+    return hashlib.sha256(f"uri:{uri}".encode()).hexdigest()[:16]
 
 
 def _base_image(repository: str, tag: str) -> str:
@@ -128,7 +128,8 @@ def add_images(stack: cdk.Stack) -> Images:
     )
 
     # The base image check: one function per stack that may read exactly the versions' repositories,
-    # and one check resource per 30 versions (in declaration order), each version waiting for its own.
+    # and one check resource per 30 distinct base images (in declaration order), each version waiting
+    # for the one that lists its image.
     check_function, check_policy = add_function(
         stack,
         "BaseImageCheck",
@@ -142,7 +143,12 @@ def add_images(stack: cdk.Stack) -> Images:
         ],
     )
     checks: dict[tuple[str, str], cdk.CfnResource] = {}
-    listed = [(spec, v) for spec in specs for v in spec.versions]
+    # One entry per distinct URI, in declaration order; the versions of one URI wait for its resource.
+    sharing: dict[str, list[tuple[str, str]]] = {}
+    for spec in specs:
+        for v in spec.versions:
+            sharing.setdefault(_base_image(v.repository, v.tag), []).append((spec.id, v.id))
+    listed = list(sharing)
     for n in range(0, len(listed), CHECK_IMAGES_PER_RESOURCE):
         chunk = listed[n : n + CHECK_IMAGES_PER_RESOURCE]
         check = cdk.CustomResource(
@@ -151,20 +157,12 @@ def add_images(stack: cdk.Stack) -> Images:
             service_token=check_function.attr_arn,
             resource_type=CHECK_TYPE,
             service_timeout=cdk.Duration.minutes(5),
-            properties={
-                "Images": [
-                    {
-                        "Key": _check_key(f"{stack.node.path}/{spec.id}/{v.id}"),
-                        "ImageUri": _base_image(v.repository, v.tag),
-                    }
-                    for spec, v in chunk
-                ]
-            },
+            properties={"Images": [{"Key": _check_key(uri), "ImageUri": uri} for uri in chunk]},
         )
         custom = check.node.default_child
         assert isinstance(custom, cdk.CfnResource)
         custom.node.add_dependency(check_policy)
-        checks.update({(spec.id, v.id): custom for spec, v in chunk})
+        checks.update({version: custom for uri in chunk for version in sharing[uri]})
 
     added: Images = {}
     for spec in specs:

@@ -21,14 +21,14 @@ from aws_cdk import aws_ecr as ecr
 from constructs import IConstruct
 
 from .provider import _FunctionProvider
-from .tokens import identity
+from .tokens import identity, is_unresolved
 
 RESOURCE_TYPE = "Custom::SageMakerBaseImageCheck"
 # The library's own id for the check's function per stack (construct ids are API: never change it).
 PROVIDER_ID = "SageMakerBaseImageCheck7c1d2e9a4b5f4c0e8a3d6b1f2e9c7a50"
 CHECK_ID = "SageMakerBaseImageCheck"  # the stack's check resources (then 2, 3...), beside the function
 # CloudFormation takes a custom resource's answer up to 4,096 bytes: 30 digests (Digest<16 hex> and
-# sha256:<64 hex> each) leave room; a stack with more versions gets another resource per 30.
+# sha256:<64 hex> each) leave room; a stack with more base images gets another resource per 30.
 IMAGES_PER_RESOURCE = 30
 # Exactly what lambda/base_image_check/index.py calls (a contract test holds the two together).
 ECR_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
@@ -63,7 +63,7 @@ class _Images:
 
 
 class _BaseImageCheck:
-    """A stack's check resources, each listing up to ``IMAGES_PER_RESOURCE`` versions' base images."""
+    """A stack's check resources, each listing up to ``IMAGES_PER_RESOURCE`` distinct base images."""
 
     @classmethod
     def of(cls, stack: Stack) -> _BaseImageCheck:
@@ -76,6 +76,7 @@ class _BaseImageCheck:
         self._stack = stack
         self._lists: list[list[dict[str, str]]] = []
         self._resources: list[tuple[CustomResource, CfnResource]] = []  # each with its L1
+        self._listed: dict[str, tuple[CustomResource, CfnResource, str]] = {}  # by key
         # Repositories granted: by object (most versions share the import their stack keeps for a
         # repository), then by what their ARN resolves to. Each ARN read is a round trip.
         self._repository_objects: set[int] = set()
@@ -86,10 +87,17 @@ class _BaseImageCheck:
         self, version: IConstruct, image_uri: str, repository: ecr.IRepository
     ) -> tuple[CustomResource, CfnResource, str]:
         """Check ``image_uri`` before ``version`` is created: the resource to wait for (and its L1), and
-        the key of the digest it answers (``Digest<key>``)."""
+        the key of the digest it answers (``Digest<key>``), shared by the versions of one literal URI."""
+        # A literal URI is keyed by itself: versions on one base image share its entry (one check, one
+        # digest), and no round trip reads a path. A token's text changes between synths, so a token
+        # URI is keyed by the version's construct path, which does not.
+        literal = not is_unresolved(image_uri)
+        key = _key(f"uri:{image_uri}" if literal else f"path:{version.node.path}")
+        listed = self._listed.get(key)
+        if listed is not None:
+            return listed
         if not self._lists or len(self._lists[-1]) >= IMAGES_PER_RESOURCE:
             self._new_resource()
-        key = hashlib.sha256(version.node.path.encode()).hexdigest()[:16]
         self._lists[-1].append({"Key": key, "ImageUri": image_uri})
         if id(repository) not in self._repository_objects:
             self._repository_objects.add(id(repository))
@@ -99,7 +107,8 @@ class _BaseImageCheck:
                 self._repositories.add(granted)
                 self.provider.allow(arn)
         resource, cfn = self._resources[-1]
-        return resource, cfn, key
+        listed = self._listed[key] = (resource, cfn, key)
+        return listed
 
     def _new_resource(self) -> None:
         n = len(self._resources)
@@ -115,6 +124,10 @@ class _BaseImageCheck:
         resource.node.add_dependency(self.provider.role)
         self._lists.append(images)
         self._resources.append((resource, cast(CfnResource, resource.node.default_child)))
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # Each stack's check, found without a tree lookup (two round trips) per version.

@@ -50,6 +50,43 @@ def test_each_version_waits_for_the_one_check_of_its_stack(stack: cdk.Stack) -> 
     assert stack.resolve(v1.base_image_digest) == {"Fn::GetAtt": [check_id, f"Digest{key}"]}
 
 
+def test_versions_of_one_base_image_share_its_entry_and_its_digest(stack: cdk.Stack) -> None:
+    """One URI is checked once: each version of it waits for the one entry and answers its digest."""
+    image = Image(stack, "Image", image_name="team-image")
+    other = Image(stack, "Other", image_name="other-image")
+    v1 = image.add_version("V1", base_image=BaseImage.from_uri(URI))
+    v2 = image.add_version("V2", base_image=BaseImage.from_uri(DIGEST_URI))
+    v3 = other.add_version("V1", base_image=BaseImage.from_uri(URI))
+    check_id, check = check_of(stack)
+    assert [entry["ImageUri"] for entry in check["Properties"]["Images"]] == [URI, DIGEST_URI]
+    versions = resources(stack, "AWS::SageMaker::ImageVersion")
+    assert check_id in versions[stack.get_logical_id(v3.resource)]["DependsOn"]
+    assert stack.resolve(v3.base_image_digest) == stack.resolve(v1.base_image_digest)
+    assert stack.resolve(v2.base_image_digest) != stack.resolve(v1.base_image_digest)
+
+
+def test_a_literal_uri_keeps_its_key_wherever_its_version_is_declared() -> None:
+    """The key is the URI's, not the version's path: renaming or moving a version keeps its answer's
+    attribute (a token URI, whose text changes between synths, is keyed by the version's path)."""
+    keys = []
+    for image_id, version_id in (("Image", "V1"), ("Renamed", "Other")):
+        stack = cdk.Stack(cdk.App(), "Stack")
+        image = Image(stack, image_id, image_name="team-image")
+        image.add_version(version_id, base_image=BaseImage.from_uri(URI))
+        keys.append(check_of(stack)[1]["Properties"]["Images"][0]["Key"])
+    assert keys[0] == keys[1]
+
+    def token_key(version_id: str) -> str:
+        stack = cdk.Stack(cdk.App(), "Stack")
+        repository = ecr.Repository(stack, "Repo")
+        image = Image(stack, "Image", image_name="team-image")
+        image.add_version(version_id, base_image=BaseImage.from_ecr_repository(repository, "v1"))
+        (entry,) = check_of(stack)[1]["Properties"]["Images"]
+        return str(entry["Key"])
+
+    assert token_key("V1") == token_key("V1") != token_key("V2")
+
+
 def test_the_function_may_read_exactly_the_repositories_the_versions_use(stack: cdk.Stack) -> None:
     repository = ecr.Repository(stack, "Repo")
     image = Image(stack, "Image", image_name="team-image")
