@@ -18,7 +18,6 @@ from weakref import WeakKeyDictionary
 import jsii
 from aws_cdk import CfnResource, CustomResource, Duration, IStableAnyProducer, Lazy, Stack
 from aws_cdk import aws_ecr as ecr
-from constructs import IConstruct
 
 from .provider import _FunctionProvider
 from .tokens import identity, is_unresolved
@@ -83,16 +82,14 @@ class _BaseImageCheck:
         self._repositories: set[str] = set()
         self.provider = _BaseImageCheckProvider.of(stack)
 
-    def add(
-        self, version: IConstruct, image_uri: str, repository: ecr.IRepository
-    ) -> tuple[CustomResource, CfnResource, str]:
-        """Check ``image_uri`` before ``version`` is created: the resource to wait for (and its L1), and
-        the key of the digest it answers (``Digest<key>``), shared by the versions of one literal URI."""
-        # A literal URI is keyed by itself: versions on one base image share its entry (one check, one
-        # digest), and no round trip reads a path. A token's text changes between synths, so a token
-        # URI is keyed by the version's construct path, which does not.
+    def add(self, image_uri: str, repository: ecr.IRepository) -> tuple[CustomResource, CfnResource, str]:
+        """Check ``image_uri`` before a version on it is created: the resource to wait for (and its L1),
+        and the key of the digest it answers (``Digest<key>``), shared by the versions of one URI."""
+        # A URI is keyed by what it is: versions on one base image share its entry (one check, one
+        # digest). A token's text changes between synths, so a token URI is keyed by the CloudFormation
+        # expression it resolves to (one round trip, once per token and stack), which does not.
         literal = not is_unresolved(image_uri)
-        key = _key(f"uri:{image_uri}" if literal else f"path:{version.node.path}")
+        key = _key(f"uri:{image_uri}" if literal else f"cfn:{identity(self._stack, image_uri)}")
         listed = self._listed.get(key)
         if listed is not None:
             return listed

@@ -134,7 +134,7 @@ class ImageVersion(Resource):
         # The check this version waits for, and its key there (base_image_digest names it on demand).
         self._check: tuple[CustomResource, str] | None = None
         if check_base_image and config.repository is not None:
-            check, cfn, key = _BaseImageCheck.of(stack).add(self, config.image_uri, config.repository)
+            check, cfn, key = _BaseImageCheck.of(stack).add(config.image_uri, config.repository)
             self.resource.add_resource_dependency(cfn)  # one round trip, where node.add_dependency takes two
             self._check = (check, key)
 

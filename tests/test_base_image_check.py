@@ -65,9 +65,9 @@ def test_versions_of_one_base_image_share_its_entry_and_its_digest(stack: cdk.St
     assert stack.resolve(v2.base_image_digest) != stack.resolve(v1.base_image_digest)
 
 
-def test_a_literal_uri_keeps_its_key_wherever_its_version_is_declared() -> None:
-    """The key is the URI's, not the version's path: renaming or moving a version keeps its answer's
-    attribute (a token URI, whose text changes between synths, is keyed by the version's path)."""
+def test_a_uri_keeps_its_key_wherever_its_version_is_declared() -> None:
+    """The key is the URI's, not the version's: renaming or moving a version keeps its answer's
+    attribute. A token URI, whose text changes between synths, is keyed by what it resolves to."""
     keys = []
     for image_id, version_id in (("Image", "V1"), ("Renamed", "Other")):
         stack = cdk.Stack(cdk.App(), "Stack")
@@ -76,15 +76,20 @@ def test_a_literal_uri_keeps_its_key_wherever_its_version_is_declared() -> None:
         keys.append(check_of(stack)[1]["Properties"]["Images"][0]["Key"])
     assert keys[0] == keys[1]
 
-    def token_key(version_id: str) -> str:
+    def token_keys(version_id: str, *tags: str, tokens_before: int = 0) -> list[str]:
         stack = cdk.Stack(cdk.App(), "Stack")
+        for n in range(tokens_before):  # tokens made first: the URI token's text moves, not its value
+            cdk.CfnParameter(stack, f"Unrelated{n}").value_as_string  # noqa: B018
         repository = ecr.Repository(stack, "Repo")
         image = Image(stack, "Image", image_name="team-image")
-        image.add_version(version_id, base_image=BaseImage.from_ecr_repository(repository, "v1"))
-        (entry,) = check_of(stack)[1]["Properties"]["Images"]
-        return str(entry["Key"])
+        for n, tag in enumerate(tags):
+            image.add_version(f"{version_id}{n}", base_image=BaseImage.from_ecr_repository(repository, tag))
+        return [str(entry["Key"]) for entry in check_of(stack)[1]["Properties"]["Images"]]
 
-    assert token_key("V1") == token_key("V1") != token_key("V2")
+    # Two versions on one token URI share one entry; another tag is another; a rename moves nothing.
+    (shared,) = token_keys("V", "v1", "v1")
+    assert token_keys("Renamed", "v1", "v2", tokens_before=3) == [shared, token_keys("X", "v2")[0]]
+    assert shared != token_keys("X", "v2")[0]
 
 
 def test_the_function_may_read_exactly_the_repositories_the_versions_use(stack: cdk.Stack) -> None:
