@@ -40,7 +40,7 @@ def _document(*statements: dict[str, Any]) -> dict[str, Any]:
 
 def _check_key(uri: str) -> str:
     """The library's key of a literal base image URI in its check resources: 16 hex digits."""
-    return hashlib.sha256(f"uri:{uri}".encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(uri).encode()).hexdigest()[:16]
 
 
 def _base_image(repository: str, tag: str) -> str:

@@ -20,7 +20,7 @@ from aws_cdk import CfnResource, CustomResource, Duration, IStableAnyProducer, L
 from aws_cdk import aws_ecr as ecr
 
 from .provider import _FunctionProvider
-from .tokens import identity, is_unresolved
+from .tokens import identity
 
 RESOURCE_TYPE = "Custom::SageMakerBaseImageCheck"
 # The library's own id for the check's function per stack (construct ids are API: never change it).
@@ -86,10 +86,9 @@ class _BaseImageCheck:
         """Check ``image_uri`` before a version on it is created: the resource to wait for (and its L1),
         and the key of the digest it answers (``Digest<key>``), shared by the versions of one URI."""
         # A URI is keyed by what it is: versions on one base image share its entry (one check, one
-        # digest). A token's text changes between synths, so a token URI is keyed by the CloudFormation
-        # expression it resolves to (one round trip, once per token and stack), which does not.
-        literal = not is_unresolved(image_uri)
-        key = _key(f"uri:{image_uri}" if literal else f"cfn:{identity(self._stack, image_uri)}")
+        # digest). A token's text changes between synths, so identity() keys a token URI by the
+        # CloudFormation expression it resolves to (one round trip per token and stack), which does not.
+        key = hashlib.sha256(identity(self._stack, image_uri).encode()).hexdigest()[:16]
         listed = self._listed.get(key)
         if listed is not None:
             return listed
@@ -121,10 +120,6 @@ class _BaseImageCheck:
         resource.node.add_dependency(self.provider.role)
         self._lists.append(images)
         self._resources.append((resource, cast(CfnResource, resource.node.default_child)))
-
-
-def _key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # Each stack's check, found without a tree lookup (two round trips) per version.
